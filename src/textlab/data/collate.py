@@ -1,0 +1,34 @@
+"""Padding collator: pads each batch to its own longest sequence, not to a global max length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+class PaddingCollator:
+    """Turn items `{"input_ids": LongTensor[T_i], "label": int}` into one padded batch.
+
+    Returns `input_ids` (B, T) long, `attention_mask` (B, T) bool (True on real tokens),
+    `lengths` (B,) long and `labels` (B,) long, where T is the longest item in the batch.
+    """
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        lengths = torch.tensor([len(item["input_ids"]) for item in items], dtype=torch.long)
+        longest = int(lengths.max()) if len(items) else 0
+        input_ids = torch.full((len(items), longest), self.pad_id, dtype=torch.long)
+        for row, item in enumerate(items):
+            input_ids[row, : lengths[row]] = torch.as_tensor(item["input_ids"], dtype=torch.long)
+        attention_mask = torch.arange(longest).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+        labels = torch.tensor([int(item["label"]) for item in items], dtype=torch.long)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "lengths": lengths,
+            "labels": labels,
+        }

@@ -1,0 +1,44 @@
+"""Text splits and the deterministic, stratified validation carve."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+
+from textlab.fingerprint import fingerprint_texts
+
+
+@dataclass
+class TextSplit:
+    """Raw texts with integer labels, aligned."""
+
+    texts: list[str]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def fingerprint(self) -> str:
+        return fingerprint_texts(self.texts, self.labels)
+
+
+def carve_validation(split: TextSplit, fraction: float, seed: int) -> tuple[TextSplit, TextSplit]:
+    """Split off `fraction` of each class as validation; the same seed, the same carve."""
+    by_label: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(split.labels):
+        by_label[label].append(index)
+    rng = random.Random(seed)
+    val_indices: list[int] = []
+    for label in sorted(by_label):
+        indices = by_label[label]
+        rng.shuffle(indices)
+        val_indices.extend(indices[: round(len(indices) * fraction)])
+    val_set = set(val_indices)
+    train_indices = [i for i in range(len(split)) if i not in val_set]
+    val_indices.sort()
+
+    def subset(indices: list[int]) -> TextSplit:
+        return TextSplit([split.texts[i] for i in indices], [split.labels[i] for i in indices])
+
+    return subset(train_indices), subset(val_indices)

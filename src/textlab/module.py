@@ -1,0 +1,121 @@
+"""The LightningModule: wraps any classifier `nn.Module` with loss, metrics and optimisers."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from textlab.errors import require
+
+STAGES = ("train", "val", "test")
+# Extra checkpoint entry (plain containers only): config, tokenizer, label names.
+CHECKPOINT_KEY = "textlab"
+
+
+class TextClassifier(L.LightningModule):
+    """Cross-entropy classifier over `net(input_ids, attention_mask) -> logits`.
+
+    `optimizer` and `scheduler` are partials (Hydra `_partial_: true`) completed in
+    `configure_optimizers`; a scheduler that takes `total_steps` gets the trainer's estimate.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "step",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        require(
+            scheduler_interval in ("step", "epoch"),
+            "scheduler_interval",
+            scheduler_interval,
+            "step or epoch",
+        )
+        require(
+            0.0 <= label_smoothing < 1.0, "label_smoothing", label_smoothing, "a number in [0, 1)"
+        )
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        for stage in STAGES:
+            metrics = MetricCollection(
+                {
+                    "acc": MulticlassAccuracy(num_classes, average="micro"),
+                    "f1": MulticlassF1Score(num_classes, average="macro"),
+                },
+                prefix=f"{stage}/",
+            )
+            setattr(self, f"{stage}_metrics", metrics)
+            setattr(self, f"{stage}_loss", MeanMetric())
+        self.val_acc_best = MaxMetric()
+        # Set by the run orchestration; travels inside every checkpoint.
+        self.checkpoint_extras: dict[str, Any] = {}
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.net(input_ids, attention_mask)
+
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        labels = batch["labels"]
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
+        metrics: MetricCollection = getattr(self, f"{stage}_metrics")
+        mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
+        metrics.update(logits.argmax(dim=-1), labels)
+        # Weight by batch size so the epoch loss is the mean over examples, not over batches.
+        mean_loss.update(loss.detach(), weight=labels.numel())
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def on_train_start(self) -> None:
+        # The sanity check's few batches must not count towards val/acc_best.
+        self.val_metrics.reset()
+        self.val_loss.reset()
+        self.val_acc_best.reset()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best(self.val_metrics["acc"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self(batch["input_ids"], batch["attention_mask"]).float().softmax(dim=-1)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        kwargs = {}
+        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer, **kwargs)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = self.checkpoint_extras

@@ -1,0 +1,123 @@
+"""Train, cache and load tokenizers (HF `tokenizers`): BPE or word-level, with [PAD] [UNK] [CLS]."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tokenizers import (
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
+
+from textlab.atomic import write_text_atomic
+from textlab.errors import UserError, require
+from textlab.fingerprint import fingerprint_json
+
+log = logging.getLogger(__name__)
+
+PAD_TOKEN, UNK_TOKEN, CLS_TOKEN = "[PAD]", "[UNK]", "[CLS]"
+# Order fixes the ids: [PAD]=0, [UNK]=1, [CLS]=2 for every tokenizer textlab trains.
+SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN)
+KINDS = ("bpe", "word")
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """What to train: `kind` (bpe | word), vocabulary size, minimum pair/word frequency, case."""
+
+    kind: str = "bpe"
+    vocab_size: int = 8000
+    min_frequency: int = 2
+    lowercase: bool = True
+
+    def __post_init__(self) -> None:
+        require(self.kind in KINDS, "kind", self.kind, f"one of {', '.join(KINDS)}")
+        require(
+            isinstance(self.vocab_size, int) and self.vocab_size > len(SPECIAL_TOKENS),
+            "vocab_size",
+            self.vocab_size,
+            f"an integer > {len(SPECIAL_TOKENS)} (room for {' '.join(SPECIAL_TOKENS)})",
+        )
+        require(
+            isinstance(self.min_frequency, int) and self.min_frequency >= 1,
+            "min_frequency",
+            self.min_frequency,
+            "an integer >= 1",
+        )
+
+    def train(self, texts: Sequence[str]) -> Tokenizer:
+        """Train a fresh tokenizer on `texts` (the training split only)."""
+        if self.kind == "bpe":
+            tokenizer = Tokenizer(models.BPE(unk_token=UNK_TOKEN))
+            trainer = trainers.BpeTrainer(
+                vocab_size=self.vocab_size,
+                min_frequency=self.min_frequency,
+                special_tokens=list(SPECIAL_TOKENS),
+                show_progress=False,
+            )
+            tokenizer.decoder = decoders.BPEDecoder()
+        else:
+            tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+            trainer = trainers.WordLevelTrainer(
+                vocab_size=self.vocab_size,
+                min_frequency=self.min_frequency,
+                special_tokens=list(SPECIAL_TOKENS),
+                show_progress=False,
+            )
+        steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if self.lowercase else [])
+        tokenizer.normalizer = normalizers.Sequence(steps)
+        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+        tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        # Every sequence starts with [CLS]: the transformer pools it, the LSTM ignores it.
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{CLS_TOKEN} $A", special_tokens=[(CLS_TOKEN, tokenizer.token_to_id(CLS_TOKEN))]
+        )
+        return tokenizer
+
+    def cache_key(self, data_fingerprint: str) -> str:
+        return fingerprint_json({"spec": asdict(self), "data": data_fingerprint})[:20]
+
+    def load_or_train(
+        self, texts: Sequence[str], data_fingerprint: str, cache_dir: str | Path
+    ) -> Tokenizer:
+        """Reuse the tokenizer cached for (this spec, this training data), or train and cache it."""
+        path = (
+            Path(cache_dir) / "tokenizers" / f"{self.kind}-{self.cache_key(data_fingerprint)}.json"
+        )
+        if path.is_file():
+            log.info("Tokenizer cache hit: %s", path)
+            return load_tokenizer(path)
+        log.info(
+            "Training %s tokenizer (vocab_size=%d) on %d texts",
+            self.kind,
+            self.vocab_size,
+            len(texts),
+        )
+        tokenizer = self.train(texts)
+        write_text_atomic(path, tokenizer.to_str())
+        return tokenizer
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Load a saved tokenizer, with a clear error for a missing or corrupt file."""
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as err:
+        raise UserError(f"{path}: not a readable tokenizer.json ({err})") from None
+    return tokenizer
+
+
+def pad_id(tokenizer: Tokenizer) -> int:
+    """Id of [PAD]; a tokenizer without it was not made by textlab."""
+    token_id = tokenizer.token_to_id(PAD_TOKEN)
+    if token_id is None:
+        raise UserError(f"tokenizer has no {PAD_TOKEN} token; expected one trained by textlab")
+    return token_id

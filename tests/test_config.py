@@ -1,0 +1,100 @@
+"""Every config option composes and builds; wrong names get Hydra's list of valid options."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from textlab import run_files
+from textlab.builders import build
+from textlab.errors import ConfigValueError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = (
+    "tokenizer",
+    "data",
+    "model",
+    "module",
+    "trainer",
+    "callbacks",
+    "logger",
+    "debug",
+    "experiment",
+)
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+def compose_config(tmp_path: Path, *overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            "config",
+            overrides=[
+                f"paths.root_dir={tmp_path}",
+                f"paths.output_dir={tmp_path}/run",
+                *overrides,
+            ],
+        )
+
+
+@pytest.mark.parametrize(
+    ("group", "option"), [(group, option) for group in GROUPS for option in options(group)]
+)
+def test_every_option_composes(tmp_path, group, option):
+    cfg = compose_config(tmp_path, f"{group}={option}")
+    assert cfg.mode == "train"
+    for key in ("tokenizer", "data", "model", "module", "trainer"):
+        assert "_target_" in cfg[key], key
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("tokenizer", options("tokenizer"))
+def test_every_model_and_tokenizer_builds(tmp_path, model, tokenizer):
+    cfg = compose_config(tmp_path, f"model={model}", f"tokenizer={tokenizer}")
+    spec = build(cfg.tokenizer, "tokenizer")
+    assert spec.kind == tokenizer
+    net = build(cfg.model, "model", vocab_size=100, num_classes=2, pad_id=0)
+    module = build(cfg.module, "module", net=net, num_classes=2)
+    assert module.net is net
+
+
+def test_default_run_is_bpe_lstm_on_the_embedded_corpus(tmp_path):
+    cfg = compose_config(tmp_path)
+    assert cfg.tokenizer.kind == "bpe"
+    assert cfg.model._target_.endswith("RNNClassifier") and cfg.model.bidirectional
+    assert cfg.data.source._target_.endswith("SyntheticReviews")
+    assert cfg.trainer.accelerator == "auto"
+
+
+def test_checkpoint_and_logger_paths_follow_the_run_dir_contract(tmp_path):
+    cfg = compose_config(tmp_path)
+    checkpoint = cfg.callbacks.model_checkpoint
+    assert Path(checkpoint.dirpath) == tmp_path / "run" / run_files.CHECKPOINTS
+    assert checkpoint.filename == run_files.BEST_CHECKPOINT and checkpoint.save_last
+    assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max"
+    assert cfg.logger.tensorboard.name == run_files.TENSORBOARD
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.batch_size=0", "data.batch_size=0: expected a positive integer"),
+        ("data.max_length=0", "data.max_length=0: expected an integer >= 2"),
+        ("data.val_fraction=1.5", "data.val_fraction=1.5: expected a number in (0, 1)"),
+        ("data.source.train_size=-1", "data.source.train_size=-1: expected"),
+    ],
+)
+def test_bad_data_values_name_the_full_key(tmp_path, override, message):
+    cfg = compose_config(tmp_path, override)
+    with pytest.raises(ConfigValueError) as error:
+        build(cfg.data, "data")
+    assert str(error.value).startswith(message)
+
+
+def test_bad_model_value_names_the_full_key(tmp_path):
+    cfg = compose_config(tmp_path, "model.hidden_size=0")
+    with pytest.raises(ConfigValueError, match=r"^model\.hidden_size=0: expected a positive"):
+        build(cfg.model, "model", vocab_size=10, num_classes=2, pad_id=0)

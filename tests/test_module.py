@@ -1,0 +1,87 @@
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from textlab.data.collate import PaddingCollator
+from textlab.data.dataset import TokenizedDataset
+from textlab.models.lstm import RNNClassifier
+from textlab.module import TextClassifier
+
+
+def tiny_module(scheduler=None) -> TextClassifier:
+    torch.manual_seed(0)
+    net = RNNClassifier(
+        vocab_size=20, num_classes=2, pad_id=0, embedding_dim=16, hidden_size=16, dropout=0.0
+    )
+    optimizer = lambda params: torch.optim.AdamW(params, lr=1e-2)  # noqa: E731
+    return TextClassifier(net, num_classes=2, optimizer=optimizer, scheduler=scheduler)
+
+
+def tiny_loader() -> DataLoader:
+    # Label = whether token 5 comes before token 6: order matters, content does not.
+    sequences = [[2, 5, 6, 9], [2, 6, 5, 9], [2, 9, 5, 6], [2, 9, 6, 5], [2, 5, 9, 6], [2, 6, 9, 5]]
+    labels = [1, 0, 1, 0, 1, 0]
+    dataset = TokenizedDataset.from_sequences(sequences, labels)
+    return DataLoader(dataset, batch_size=3, collate_fn=PaddingCollator(pad_id=0))
+
+
+def quiet_trainer(**kwargs) -> L.Trainer:
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
+
+
+def test_module_learns_a_tiny_task_and_logs_every_stage_metric():
+    module = tiny_module()
+    trainer = quiet_trainer(max_epochs=60, log_every_n_steps=1)
+    trainer.fit(module, train_dataloaders=tiny_loader(), val_dataloaders=tiny_loader())
+    metrics = trainer.callback_metrics
+    for name in (
+        "train/acc",
+        "train/f1",
+        "train/loss",
+        "val/acc",
+        "val/f1",
+        "val/loss",
+        "val/acc_best",
+    ):
+        assert name in metrics, name
+    assert metrics["val/acc"] == 1.0
+    assert metrics["val/acc_best"] >= metrics["val/acc"]
+
+    (test,) = trainer.test(module, dataloaders=tiny_loader(), verbose=False)
+    assert set(test) == {"test/acc", "test/f1", "test/loss"}
+    assert test["test/acc"] == 1.0
+
+
+def test_epoch_loss_is_the_mean_over_examples():
+    module = tiny_module()
+    loader = tiny_loader()
+    trainer = quiet_trainer(max_epochs=1)
+    (result,) = trainer.validate(module, dataloaders=loader, verbose=False)
+    with torch.no_grad():
+        losses = [
+            torch.nn.functional.cross_entropy(
+                module(b["input_ids"], b["attention_mask"]), b["labels"], reduction="sum"
+            )
+            for b in loader
+        ]
+    expected = float(sum(losses)) / len(loader.dataset)
+    assert abs(result["val/loss"] - expected) < 1e-5
+
+
+def test_scheduler_receives_total_steps_from_the_trainer():
+    seen = {}
+
+    def scheduler(optimizer, total_steps):
+        seen["total_steps"] = total_steps
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+    module = tiny_module(scheduler=scheduler)
+    quiet_trainer(max_epochs=3).fit(module, train_dataloaders=tiny_loader())
+    assert seen["total_steps"] == 3 * 2  # 6 examples / batch 3 = 2 steps per epoch

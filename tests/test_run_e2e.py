@@ -1,0 +1,114 @@
+"""`python run.py` as a user runs it: a real process, a real run dir."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_METRICS = {"val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "test/f1"}
+
+
+def run_py(*overrides: str, cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TEXTLAB_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "run.py", *overrides],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The same fast command twice with the same seed, in two run dirs, one shared cache."""
+    base = tmp_path_factory.mktemp("e2e")
+    results = []
+    for name in ("first", "second"):
+        proc = run_py("debug=fast", "seed=7", f"hydra.run.dir={base / name}", cache=base / "cache")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results.append((base / name, proc))
+    return results
+
+
+def test_run_dir_holds_the_contract(two_runs):
+    run_dir, _ = two_runs[0]
+    for relative in (
+        ".hydra/config.yaml",
+        ".hydra/overrides.yaml",
+        "run.log",
+        "metrics.json",
+        "provenance.json",
+        "tokenizer.json",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
+        assert (run_dir / relative).is_file(), relative
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) >= REQUIRED_METRICS
+    assert all(isinstance(value, float) for value in metrics.values())
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+    assert metrics["val/acc_best"] >= metrics["val/acc"] - 1e-9
+
+
+def test_provenance_records_config_code_versions_and_fingerprints(two_runs):
+    record = json.loads((two_runs[0][0] / "provenance.json").read_text())
+    assert record["config"]["seed"] == 7
+    assert set(record["git"]) == {"commit", "dirty"}
+    for library in ("torch", "lightning", "hydra-core", "tokenizers"):
+        assert record["versions"][library]
+    assert len(record["fingerprints"]["data"]) == 64
+    assert len(record["fingerprints"]["tokenizer"]) == 64
+    assert record["runtime_s"] > 0
+
+
+def test_checkpoint_carries_config_tokenizer_and_labels(two_runs):
+    checkpoint = torch.load(two_runs[0][0] / "checkpoints/best.ckpt", weights_only=True)
+    extras = checkpoint["textlab"]
+    assert extras["label_names"] == ["negative", "positive"]
+    assert extras["config"]["model"]["_target_"].endswith("RNNClassifier")
+    saved = (two_runs[0][0] / "tokenizer.json").read_text()
+    assert json.loads(extras["tokenizer"]) == json.loads(saved)
+
+
+def test_same_seed_gives_identical_metrics_and_reuses_the_tokenizer(two_runs):
+    (first, _), (second, proc) = two_runs
+    assert (first / "metrics.json").read_text() == (second / "metrics.json").read_text()
+    assert "Tokenizer cache hit" in (second / "run.log").read_text()
+
+
+def test_final_metrics_table_is_printed(two_runs):
+    _, proc = two_runs[0]
+    assert "Final metrics" in proc.stdout and "test/acc" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.batch_size=0", "data.batch_size=0: expected a positive integer"),
+        ("tokenizer.vocab_size=2", "tokenizer.vocab_size=2: expected an integer > 3"),
+        ("data.max_length=-5", "data.max_length=-5: expected an integer >= 2"),
+        ("model.hidden_size=0", "model.hidden_size=0: expected a positive integer"),
+    ],
+)
+def test_bad_value_is_one_line_error_without_traceback(tmp_path, override, expected):
+    proc = run_py("debug=fast", override, f"hydra.run.dir={tmp_path}", cache=tmp_path / "cache")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and expected in lines[0], proc.stderr[-2000:]
+
+
+def test_wrong_option_name_lists_the_valid_options(tmp_path):
+    proc = run_py("model=lstmm", f"hydra.run.dir={tmp_path}", cache=tmp_path / "cache")
+    assert proc.returncode != 0
+    assert "Could not find 'model/lstmm'" in proc.stderr
+    assert "lstm" in proc.stderr and "bow" in proc.stderr
