@@ -1,0 +1,75 @@
+"""TensorBoard heatmaps of what each attention head looks at, for a few validation reviews."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from torch import Tensor
+
+
+class AttentionMapLogger(pl.Callback):
+    """After each validation, log one figure per (review, layer) with a heatmap per head.
+
+    Works with any `pl_module.net` that has `attention_maps(input_ids, attention_mask)`;
+    does nothing for other models or loggers other than TensorBoard.
+    """
+
+    def __init__(self, num_reviews: int = 2, max_tokens: int = 48) -> None:
+        super().__init__()
+        self.num_reviews = num_reviews
+        self.max_tokens = max_tokens
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Compute and log the maps (rank zero only, not during the sanity check)."""
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if not isinstance(trainer.logger, TensorBoardLogger):
+            return
+        net = getattr(pl_module, "net", None)
+        if not callable(getattr(net, "attention_maps", None)):
+            return
+        datamodule: Any = trainer.datamodule
+        dataset = datamodule.val_dataset
+        items = [dataset[i] for i in range(min(self.num_reviews, len(dataset)))]
+        if not items:
+            return
+        batch = datamodule.collator(items)
+        mask = batch["attention_mask"].to(pl_module.device)
+        maps = net.attention_maps(batch["input_ids"].to(pl_module.device), mask)
+        lengths = mask.sum(dim=1).tolist()
+
+        experiment = trainer.logger.experiment
+        for review, length in enumerate(lengths):
+            n = min(int(length), self.max_tokens)
+            ids = batch["input_ids"][review, :n].tolist()
+            tokens = [datamodule.tokenizer.id_to_token(i) or f"<{i}>" for i in ids]
+            for layer, weights in enumerate(maps):
+                # the top-left n x n block of the full map: truncated rows sum to less than 1
+                fig = head_grid_figure(weights[review, :, :n, :n], tokens)
+                experiment.add_figure(
+                    f"attention/review{review}/layer{layer}", fig, trainer.global_step, close=True
+                )
+
+
+def head_grid_figure(weights: Tensor, tokens: list[str]) -> Figure:
+    """A grid of per-head heatmaps from (H, n, n) weights: query tokens down, keys across."""
+    num_heads = weights.size(0)
+    cols = math.ceil(math.sqrt(num_heads))
+    rows = math.ceil(num_heads / cols)
+    side = 2.0 + 0.12 * len(tokens)  # inches per head: room for one rotated label per token
+    # a bare Figure on the Agg canvas: no pyplot global state, no GUI backend in workers
+    fig = Figure(figsize=(cols * side, rows * side), layout="constrained")
+    FigureCanvasAgg(fig)
+    ticks = range(len(tokens))
+    for head in range(num_heads):
+        ax = fig.add_subplot(rows, cols, head + 1)
+        ax.imshow(weights[head].float().cpu().numpy(), cmap="viridis")
+        ax.set_title(f"head {head}", fontsize=8)
+        ax.set_xticks(ticks, tokens, rotation=90, fontsize=5)
+        ax.set_yticks(ticks, tokens, fontsize=5)
+    return fig

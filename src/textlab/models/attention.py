@@ -1,0 +1,97 @@
+"""Multi-head self-attention, written out by hand and through PyTorch's fused kernel."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from textlab.errors import require
+
+AttentionImpl = Literal["manual", "sdpa"]
+ATTENTION_IMPLS = ("manual", "sdpa")
+
+
+def key_mask(key_padding_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Turn a (B, Tk) keep-mask into a broadcastable attention mask and a has-any-key flag.
+
+    A sequence with no real key at all would give every query a softmax over nothing (NaN by
+    hand; zeros or NaN from the fused kernel depending on backend). Such a sequence is allowed to
+    attend everywhere, so both paths stay finite, and its output is zeroed afterwards by the flag.
+    """
+    has_keys = key_padding_mask.any(dim=-1)  # (B,)
+    attend = key_padding_mask | ~has_keys[:, None]  # (B, Tk)
+    return attend[:, None, None, :], has_keys[:, None, None, None]  # (B, 1, 1, Tk), (B, 1, 1, 1)
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    key_padding_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    training: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """softmax(q kᵀ / √d) v over (B, H, T, d) tensors; returns (output, pre-dropout weights).
+
+    `key_padding_mask` is (B, Tk) bool with True = real key (the same convention as the
+    model's `attention_mask` and SDPA's boolean `attn_mask`). Padded keys get exactly zero
+    weight; queries of a sequence with no real key get zero weights and a zero output.
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
+    if key_padding_mask is None:
+        weights = scores.softmax(dim=-1)
+    else:
+        attend, has_keys = key_mask(key_padding_mask)
+        # exp(-inf) is exactly 0, so padded keys contribute nothing, not merely very little
+        weights = scores.masked_fill(~attend, float("-inf")).softmax(dim=-1) * has_keys
+    out = F.dropout(weights, p=dropout_p, training=training) @ v  # (B, H, Tq, d)
+    return out, weights
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention with fused Q/K/V projection; `impl` picks the hand-written or fused kernel."""
+
+    def __init__(
+        self, d_model: int, num_heads: int, dropout: float = 0.0, impl: AttentionImpl = "sdpa"
+    ) -> None:
+        super().__init__()
+        divisible = num_heads >= 1 and d_model % num_heads == 0
+        require(divisible, "d_model", d_model, f"divisible by num_heads={num_heads}")
+        require(impl in ATTENTION_IMPLS, "attention", impl, f"one of {', '.join(ATTENTION_IMPLS)}")
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.impl = impl
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(
+        self, x: Tensor, key_padding_mask: Tensor | None = None, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """Attend over x (B, T, C); weights (B, H, T, T) come back only with `need_weights`.
+
+        The fused kernel never materialises the weights, so `need_weights` takes the manual path
+        whatever `impl` says.
+        """
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=-1)  # 3 x (B, T, C)
+        heads = (B, T, self.num_heads, C // self.num_heads)
+        q, k, v = (t.view(heads).transpose(1, 2) for t in (q, k, v))  # 3 x (B, H, T, hs)
+
+        weights = None
+        if self.impl == "manual" or need_weights:
+            y, weights = scaled_dot_product_attention(
+                q, k, v, key_padding_mask, self.dropout, self.training
+            )
+        else:
+            dropout_p = self.dropout if self.training else 0.0
+            if key_padding_mask is None:
+                y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+            else:
+                attend, has_keys = key_mask(key_padding_mask)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=dropout_p)
+                y = y * has_keys  # same zeroing as the manual path
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side again
+        return self.proj(y), weights
