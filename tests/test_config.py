@@ -73,8 +73,12 @@ def test_checkpoint_and_logger_paths_follow_the_run_dir_contract(tmp_path):
     cfg = compose_config(tmp_path)
     checkpoint = cfg.callbacks.model_checkpoint
     assert Path(checkpoint.dirpath) == tmp_path / "run" / run_files.CHECKPOINTS
-    assert checkpoint.filename == run_files.BEST_CHECKPOINT and checkpoint.save_last
+    assert checkpoint.filename == run_files.BEST_CHECKPOINT
     assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max"
+    last = cfg.callbacks.last_checkpoint
+    assert Path(last.dirpath) == Path(checkpoint.dirpath)
+    # Unmonitored, so it is rewritten every epoch, not only when val/acc improves.
+    assert last.filename == run_files.LAST_CHECKPOINT and last.monitor is None
     assert cfg.logger.tensorboard.name == run_files.TENSORBOARD
 
 

@@ -61,6 +61,10 @@ class TextClassifier(L.LightningModule):
             setattr(self, f"{stage}_metrics", metrics)
             setattr(self, f"{stage}_loss", MeanMetric())
         self.val_acc_best = MaxMetric()
+        # Saved in checkpoints, so a resumed run continues the best score and, mid-epoch, the
+        # running training metrics instead of starting them over.
+        for metric in (self.train_metrics, self.train_loss, self.val_acc_best):
+            metric.persistent(True)
         # Set by the run orchestration; travels inside every checkpoint.
         self.checkpoint_extras: dict[str, Any] = {}
 
@@ -84,9 +88,15 @@ class TextClassifier(L.LightningModule):
         # The sanity check's few batches must not count towards val/acc_best.
         self.val_metrics.reset()
         self.val_loss.reset()
-        self.val_acc_best.reset()
+        if not self.trainer.ckpt_path:  # a resumed run restored its best score
+            self.val_acc_best.reset()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if batch_idx == 0:
+            # An epoch's running metrics start empty even if a checkpoint restored the last
+            # epoch's (saved before Lightning reset them); resumed mid-epoch, they carry on.
+            self.train_metrics.reset()
+            self.train_loss.reset()
         return self._step(batch, "train")
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

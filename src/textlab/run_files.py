@@ -9,6 +9,7 @@ PROVENANCE = "provenance.json"
 TOKENIZER = "tokenizer.json"
 CHECKPOINTS = "checkpoints"
 BEST_CHECKPOINT = "best"  # ModelCheckpoint adds ".ckpt"
+LAST_CHECKPOINT = "last"
 TENSORBOARD = "tensorboard"
 
 

@@ -1,18 +1,34 @@
-"""LightningDataModule: source texts → validation carve → tokenize each split once → loaders."""
+"""LightningDataModule: source texts → validation carve → tokenize each split once → loaders.
+
+Three ways to batch: in memory with a shuffled DataLoader (default); in memory with length
+buckets (`bucketing`); or read from files as training goes (`streaming`, see streaming.py).
+"""
 
 from __future__ import annotations
 
 import logging
+from itertools import islice
+from pathlib import Path
 from typing import Protocol
 
 import lightning as L
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
+from textlab.data import token_cache
+from textlab.data.bucketing import BatchView, LengthBucketSampler
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
 from textlab.data.splits import TextSplit, carve_validation
+from textlab.data.streaming import (
+    EpochLoader,
+    StreamingTextDataset,
+    StreamSplit,
+    process_slot,
+)
 from textlab.errors import UserError, require
+from textlab.fingerprint import fingerprint_json
+from textlab.resume import ResumableDataLoader
 from textlab.tokenization import pad_id
 
 log = logging.getLogger(__name__)
@@ -23,6 +39,7 @@ STAGE_SPLITS = {
     "test": ("test",),
     "predict": ("test",),
 }
+PREVIEW_SIZE = 16  # validation reviews a streaming `val_dataset` holds for callbacks
 
 
 class TextSource(Protocol):
@@ -37,7 +54,10 @@ class TextDataModule(L.LightningDataModule):
     """Splits of one `source`, tokenized once per split, batched by a padding collator.
 
     `batch_size` is per device. Without a "val" split from the source, validation is carved
-    from train: `val_fraction` of each class, chosen by `seed`.
+    from train: `val_fraction` of each class, chosen by `seed`. `streaming` reads and tokenizes
+    files on the fly (sources with `streams()`), shuffling through `shuffle_buffer` examples;
+    `bucketing` batches similar lengths together (pools of `bucket_pool` batches). With
+    `cache_dir`, in-memory token ids are cached there per (tokenizer, split, max_length).
     """
 
     def __init__(
@@ -49,6 +69,11 @@ class TextDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 0,
+        streaming: bool = False,
+        bucketing: bool = False,
+        shuffle_buffer: int = 10_000,
+        bucket_pool: int = 50,
+        cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         require(
@@ -70,6 +95,10 @@ class TextDataModule(L.LightningDataModule):
             num_workers,
             "an integer >= 0",
         )
+        for key, value in (("shuffle_buffer", shuffle_buffer), ("bucket_pool", bucket_pool)):
+            require(isinstance(value, int) and value > 0, key, value, "a positive integer")
+        if streaming and bucketing:
+            log.warning("data.bucketing applies to in-memory data; ignored with data.streaming")
         self.source = source
         self.batch_size = batch_size
         self.max_length = max_length
@@ -77,10 +106,14 @@ class TextDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
+        self.streaming, self.bucketing = streaming, bucketing and not streaming
+        self.shuffle_buffer, self.bucket_pool = shuffle_buffer, bucket_pool
+        self.cache_dir = cache_dir
         self.tokenizer: Tokenizer | None = None
+        self.tokenizer_fingerprint = ""
         self.collator: PaddingCollator | None = None
-        self._splits: dict[str, TextSplit] | None = None
-        self._datasets: dict[str, TokenizedDataset] = {}
+        self._splits: dict[str, TextSplit | StreamSplit] | None = None
+        self._datasets: dict[str, TokenizedDataset | StreamingTextDataset] = {}
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -90,8 +123,10 @@ class TextDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.label_names)
 
-    def splits(self) -> dict[str, TextSplit]:
+    def splits(self) -> dict[str, TextSplit | StreamSplit]:
         """Raw text splits, loaded once; "val" is carved from "train" when the source has none."""
+        if self._splits is None and self.streaming:
+            self._splits = self._stream_splits()
         if self._splits is None:
             raw = {
                 name: TextSplit(list(texts), list(labels))
@@ -108,16 +143,44 @@ class TextDataModule(L.LightningDataModule):
             self._splits = raw
         return self._splits
 
+    def _stream_splits(self) -> dict[str, TextSplit | StreamSplit]:
+        if not callable(getattr(self.source, "streams", None)):
+            raise UserError(
+                f"data.streaming=true needs a file-backed source (data=imdb, data=text_files); "
+                f"{type(self.source).__name__} has none"
+            )
+        streams = self.source.streams(self.val_fraction, self.seed)  # type: ignore[attr-defined]
+        splits: dict[str, TextSplit | StreamSplit] = {}
+        for name, stream in streams.items():
+            splits[name] = StreamSplit(stream)
+            log.info("Split %s: %d texts (streamed)", name, len(stream))
+        if not len(splits["train"]):
+            raise UserError(f"data source {type(self.source).__name__} has no training texts")
+        return splits
+
+    def has_split(self, name: str) -> bool:
+        return name in self.splits()
+
     def attach_tokenizer(self, tokenizer: Tokenizer) -> None:
         """Use `tokenizer` (trained on the train split) for every split from now on."""
         self.tokenizer = tokenizer
+        self.tokenizer_fingerprint = fingerprint_json(tokenizer.to_str())
         self.collator = PaddingCollator(pad_id(tokenizer))
         self._datasets.clear()
 
     def encode(self, split: TextSplit) -> TokenizedDataset:
-        """Token ids truncated to `max_length` ([CLS] included)."""
+        """Token ids truncated to `max_length` ([CLS] included), from the cache when possible."""
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before encoding")
+        if self.cache_dir is None:
+            return self._encode(split)
+        path = token_cache.cache_path(
+            self.cache_dir, self.tokenizer_fingerprint, split.fingerprint(), self.max_length
+        )
+        return token_cache.load_or_encode(Path(path), lambda: self._encode(split))
+
+    def _encode(self, split: TextSplit) -> TokenizedDataset:
+        assert self.tokenizer is not None
         encodings = self.tokenizer.encode_batch(split.texts)
         return TokenizedDataset.from_sequences(
             [enc.ids[: self.max_length] for enc in encodings], split.labels
@@ -128,22 +191,78 @@ class TextDataModule(L.LightningDataModule):
             if name not in self._datasets:
                 if name not in self.splits():
                     raise UserError(f"data has no {name!r} split, needed for stage {stage!r}")
-                self._datasets[name] = self.encode(self.splits()[name])
+                split = self.splits()[name]
+                if isinstance(split, StreamSplit):
+                    self._datasets[name] = self._stream_dataset(split, shuffle=name == "train")
+                else:
+                    self._datasets[name] = self.encode(split)
 
-    def dataset(self, name: str) -> TokenizedDataset:
+    def _stream_dataset(self, split: StreamSplit, shuffle: bool) -> StreamingTextDataset:
+        if self.tokenizer is None:
+            raise RuntimeError("attach_tokenizer() must be called before streaming")
+        return StreamingTextDataset(
+            split.source,
+            self.tokenizer,
+            self.max_length,
+            self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            buffer_size=self.shuffle_buffer,
+        )
+
+    def dataset(self, name: str) -> TokenizedDataset | StreamingTextDataset:
         if name not in self._datasets:
             self.setup({"train": "fit", "val": "validate", "test": "test"}[name])
         return self._datasets[name]
 
     @property
     def val_dataset(self) -> TokenizedDataset:
-        return self.dataset("val")
+        """Indexable validation data; when streaming, only its first PREVIEW_SIZE examples."""
+        split = self.splits()["val"]
+        if isinstance(split, StreamSplit):
+            texts_labels = list(islice(split.examples(), PREVIEW_SIZE))
+            return self._encode(
+                TextSplit([t for t, _ in texts_labels], [y for _, y in texts_labels])
+            )
+        return self.dataset("val")  # type: ignore[return-value]
+
+    def _epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.dataset(name),
+        dataset = self.dataset(name)
+        if isinstance(dataset, StreamingTextDataset):
+            # batches come whole from the dataset; workers restart each epoch to see set_epoch
+            return EpochLoader(
+                dataset,
+                batch_size=None,
+                collate_fn=self.collator,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                epoch_fn=self._epoch,
+            )
+        if self.bucketing and shuffle:
+            # a sampler of whole batches, DDP-aware itself; resumable like the default below
+            buckets = LengthBucketSampler(
+                dataset.lengths(), self.batch_size, self.bucket_pool, seed=self.seed
+            )
+            return ResumableDataLoader(
+                BatchView(dataset),
+                sampler=buckets,
+                batch_size=None,
+                collate_fn=self.collator,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                persistent_workers=self.num_workers > 0,
+            )
+        # Shuffled by (seed, epoch), not the global RNG, and able to skip the batches already
+        # trained on: a resumed run sees the uninterrupted run's batches (see resume.py).
+        rank, world_size = process_slot()
+        sampler = DistributedSampler(dataset, world_size, rank, seed=self.seed) if shuffle else None
+        return (ResumableDataLoader if shuffle else DataLoader)(
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             collate_fn=self.collator,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
