@@ -1,0 +1,25 @@
+# `make run` and `make test` set up a virtualenv on first use (CPU torch, no CUDA wheels).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: run test lint setup
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# Pinned to the local CPU build; a bare `torch` would pull several GB of CUDA wheels.
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev]"
+	touch $@
+
+run: setup
+	$(PY) run.py $(ARGS)
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks run.py
+	$(VENV)/bin/ruff format --check src tests benchmarks run.py
