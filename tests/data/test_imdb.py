@@ -110,6 +110,8 @@ def test_run_without_a_test_split_skips_the_test_stage(tmp_path):
                 "~callbacks.lr_monitor",
                 f"paths.root_dir={tmp_path}",
                 f"paths.output_dir={tmp_path}/run",
+                # Explicit, so TEXTLAB_CACHE_DIR (set by .ci/run) cannot move the cache.
+                f"paths.cache_dir={tmp_path}/.cache",
             ],
         )
     metrics = train(cfg)
