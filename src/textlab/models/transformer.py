@@ -9,10 +9,11 @@ from torch import Tensor, nn
 
 from textlab.errors import ConfigValueError, require
 from textlab.models.attention import ATTENTION_IMPLS, AttentionImpl, MultiHeadAttention
-from textlab.models.pooling import masked_mean
+from textlab.models.pooling import masked_max, masked_mean
 from textlab.models.positional import POSITIONAL_KINDS, PositionalKind, build_positional
 
-Pooling = Literal["cls", "mean"]
+Pooling = Literal["cls", "mean", "max"]
+POOLINGS = ("cls", "mean", "max")
 NormPlacement = Literal["pre", "post"]
 
 
@@ -112,7 +113,7 @@ class TransformerClassifier(nn.Module):
         for key, value, choices in (
             ("attention", attention, ATTENTION_IMPLS),
             ("positional", positional, POSITIONAL_KINDS),
-            ("pooling", pooling, ("cls", "mean")),
+            ("pooling", pooling, POOLINGS),
             ("norm", norm, ("pre", "post")),
         ):
             require(value in choices, key, value, f"one of {', '.join(choices)}")
@@ -156,12 +157,13 @@ class TransformerClassifier(nn.Module):
         return self.final_norm(x), maps
 
     def pool(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """(B, T, C) -> (B, C): the [CLS] vector at position 0, or the mean over real tokens."""
+        """(B, T, C) -> (B, C): the [CLS] vector, or the mean or max over real tokens."""
         if self.pooling == "cls":
             return x[:, 0]
         if attention_mask is None:
-            return x.mean(dim=1)
-        return masked_mean(x, attention_mask)
+            attention_mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        pool = masked_mean if self.pooling == "mean" else masked_max
+        return pool(x, attention_mask)
 
     @torch.no_grad()
     def attention_maps(self, input_ids: Tensor, attention_mask: Tensor | None) -> list[Tensor]:
