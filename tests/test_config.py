@@ -102,3 +102,16 @@ def test_bad_model_value_names_the_full_key(tmp_path):
     cfg = compose_config(tmp_path, "model.hidden_size=0")
     with pytest.raises(ConfigValueError, match=r"^model\.hidden_size=0: expected a positive"):
         build(cfg.model, "model", vocab_size=10, num_classes=2, pad_id=0)
+
+
+def test_logger_none_builds_a_trainer_without_the_lr_monitor(tmp_path):
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    from textlab.train import build_trainer
+
+    cfg = compose_config(tmp_path, "logger=none", "trainer.accelerator=cpu")
+    trainer = build_trainer(cfg, [])
+    assert trainer.loggers == []
+    # LearningRateMonitor raises at fit time without a logger, so it must be left out.
+    assert not any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks)
+    assert trainer.checkpoint_callback is not None
