@@ -29,8 +29,6 @@ from textlab.tokenization import pad_id
 
 log = logging.getLogger(__name__)
 
-ONNX_MODEL = "model.onnx"
-EXPORT_INFO = "export.json"
 INPUTS, OUTPUT = ("input_ids", "attention_mask"), "logits"
 TOLERANCE = 1e-4  # max |logit difference| accepted between onnxruntime and PyTorch
 RNN_OPSET = 17
@@ -194,7 +192,7 @@ def export(cfg: DictConfig, saved: SavedRun) -> dict[str, Any]:
     """Export `saved`'s network to the run dir; checks it with onnxruntime when installed."""
     run_dir = Path(cfg.paths.output_dir)
     module, use_dynamo = exportable(saved.build_net())
-    path = run_dir / ONNX_MODEL
+    path = run_dir / run_files.ONNX_MODEL
     vocab_size = saved.tokenizer.get_vocab_size()
     export_onnx(module, path, use_dynamo, saved.max_length, vocab_size)
     info: dict[str, Any] = {
@@ -217,6 +215,6 @@ def export(cfg: DictConfig, saved: SavedRun) -> dict[str, Any]:
     else:
         log.warning("onnxruntime not installed: %s exported but not checked", path)
     write_text_atomic(run_dir / run_files.TOKENIZER, saved.tokenizer.to_str())
-    write_json_atomic(run_dir / EXPORT_INFO, info)
+    write_json_atomic(run_dir / run_files.EXPORT_INFO, info)
     print(f"Exported {path} (max |logit difference| vs PyTorch: {info['max_abs_logit_diff']})")
     return info

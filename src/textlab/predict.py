@@ -21,11 +21,11 @@ from torch import nn
 from textlab.checkpoint import SavedRun
 from textlab.data.collate import PaddingCollator
 from textlab.errors import UserError, require
+from textlab.run_files import PREDICTIONS
 from textlab.tokenization import pad_id
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS = "predictions.jsonl"
 FORMATS = ("auto", "text", "jsonl")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 

@@ -22,12 +22,10 @@ from torch import nn
 
 from textlab.atomic import write_json_atomic, write_text_atomic
 from textlab.predict import probabilities
+from textlab.run_files import CONFUSION_JSON, CONFUSION_PNG, ERRORS
 
 log = logging.getLogger(__name__)
 
-CONFUSION_JSON = "confusion_matrix.json"
-CONFUSION_PNG = "confusion_matrix.png"
-ERRORS = "errors.jsonl"
 NUM_ERRORS = 25  # reviews in errors.jsonl and TensorBoard, most confident first
 
 

@@ -11,6 +11,14 @@ CHECKPOINTS = "checkpoints"
 BEST_CHECKPOINT = "best"  # ModelCheckpoint adds ".ckpt"
 LAST_CHECKPOINT = "last"
 TENSORBOARD = "tensorboard"
+# test-split reports (training's test stage and mode=eval)
+CONFUSION_JSON = "confusion_matrix.json"
+CONFUSION_PNG = "confusion_matrix.png"
+ERRORS = "errors.jsonl"
+# mode=predict and mode=export
+PREDICTIONS = "predictions.jsonl"
+ONNX_MODEL = "model.onnx"
+EXPORT_INFO = "export.json"
 
 
 def metrics_path(run_dir: str | Path) -> Path:
