@@ -2,14 +2,13 @@
 
 import os
 import pickle
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
+from cli_runner import assert_one_line_error, run_py
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
@@ -21,7 +20,6 @@ from textlab.errors import UserError
 from textlab.module import TextClassifier
 from textlab.tokenization import pad_id
 
-ROOT = Path(__file__).resolve().parents[1]
 LSTM = {"_target_": "textlab.models.lstm.RNNClassifier", "embedding_dim": 16, "hidden_size": 16}
 LABELS = ("negative", "positive")
 
@@ -157,25 +155,6 @@ def test_weights_that_do_not_fit_the_model_are_a_user_error(tmp_path, lstm_check
     torch.save(raw, path)
     with pytest.raises(UserError, match="mismatch.ckpt: its weights do not fit .*RNNClassifier"):
         load_checkpoint(path).build_net()
-
-
-def run_py(*overrides: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *overrides],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, proc.stderr[-2000:]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_cli_reports_a_truncated_checkpoint_in_one_line(tmp_path, lstm_checkpoint):

@@ -2,35 +2,18 @@
 predicts; training and evaluation both report a confusion matrix and confident errors."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import ROOT, run_py
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from textlab.checkpoint import load_checkpoint
 from textlab.predict import predict
 
-ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ("confusion_matrix.json", "confusion_matrix.png", "errors.jsonl")
-
-
-def run_py(*overrides: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TEXTLAB_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run(
-        [sys.executable, "run.py", *overrides],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +22,7 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("eval")
     cache = base / "cache"
     train_dir, kept = base / "train", base / "train-copy"
-    run_py("debug=fast", "seed=3", f"hydra.run.dir={train_dir}", cache=cache)
+    run_py("debug=fast", "seed=3", f"hydra.run.dir={train_dir}", cache=cache, check=True)
     shutil.copytree(train_dir, kept)
     checkpoint = base / "elsewhere" / "model.ckpt"
     checkpoint.parent.mkdir()
@@ -48,7 +31,9 @@ def runs(tmp_path_factory):
     # a clean cache too: nothing may come from the training run but the checkpoint
     shutil.rmtree(cache)
     eval_dir = base / "eval"
-    proc = run_py("mode=eval", f"ckpt_path={checkpoint}", f"hydra.run.dir={eval_dir}", cache=cache)
+    proc = run_py(
+        "mode=eval", f"ckpt_path={checkpoint}", f"hydra.run.dir={eval_dir}", cache=cache, check=True
+    )
     return {"train": kept, "eval": eval_dir, "eval_proc": proc, "ckpt": checkpoint, "base": base}
 
 
@@ -103,6 +88,7 @@ def test_eval_on_command_line_data_keeps_the_rest_of_the_checkpoint_config(runs)
         "data.source.test_size=30",
         f"hydra.run.dir={eval_dir}",
         cache=runs["base"] / "cache",
+        check=True,
     )
     matrix = read_json(eval_dir / "confusion_matrix.json")["matrix"]
     assert sum(map(sum, matrix)) == 30
@@ -119,6 +105,7 @@ def test_predict_text_prints_the_label_and_its_probability(runs):
         "predict.text='a sharp, witty film'",
         f"hydra.run.dir={run_dir}",
         cache=runs["base"] / "cache",
+        check=True,
     )
     (record,) = [json.loads(line) for line in (run_dir / "predictions.jsonl").open()]
     assert record["text"] == "a sharp, witty film"

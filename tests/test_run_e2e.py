@@ -1,28 +1,12 @@
 """`python run.py` as a user runs it: a real process, a real run dir."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from cli_runner import run_py
 
-ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_METRICS = {"val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "test/f1"}
-
-
-def run_py(*overrides: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TEXTLAB_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "run.py", *overrides],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
