@@ -55,23 +55,19 @@ class TokenizerSpec:
 
     def train(self, texts: Sequence[str]) -> Tokenizer:
         """Train a fresh tokenizer on `texts` (the training split only)."""
+        limits = {
+            "vocab_size": self.vocab_size,
+            "min_frequency": self.min_frequency,
+            "special_tokens": list(SPECIAL_TOKENS),
+            "show_progress": False,
+        }
         if self.kind == "bpe":
             tokenizer = Tokenizer(models.BPE(unk_token=UNK_TOKEN))
-            trainer = trainers.BpeTrainer(
-                vocab_size=self.vocab_size,
-                min_frequency=self.min_frequency,
-                special_tokens=list(SPECIAL_TOKENS),
-                show_progress=False,
-            )
+            trainer = trainers.BpeTrainer(**limits)
             tokenizer.decoder = decoders.BPEDecoder()
         else:
             tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
-            trainer = trainers.WordLevelTrainer(
-                vocab_size=self.vocab_size,
-                min_frequency=self.min_frequency,
-                special_tokens=list(SPECIAL_TOKENS),
-                show_progress=False,
-            )
+            trainer = trainers.WordLevelTrainer(**limits)
         steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if self.lowercase else [])
         tokenizer.normalizer = normalizers.Sequence(steps)
         tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
