@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textlab.fingerprint import fingerprint_texts
 
@@ -15,12 +15,16 @@ class TextSplit:
 
     texts: list[str]
     labels: list[int]
+    # Cached: train.py, the tokenizer cache, the token cache and provenance all ask for it.
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def fingerprint(self) -> str:
-        return fingerprint_texts(self.texts, self.labels)
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint_texts(self.texts, self.labels)
+        return self._fingerprint
 
 
 def carve_validation(split: TextSplit, fraction: float, seed: int) -> tuple[TextSplit, TextSplit]:
