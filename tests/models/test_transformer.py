@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from textlab.errors import ConfigValueError
-from textlab.models.positional import sinusoidal_table
+from textlab.models.positional import AlibiBias, RotaryPositions, sinusoidal_table
 from textlab.models.transformer import TransformerClassifier
 
 VOCAB, PAD, CLS, CLASSES = 50, 0, 1, 3
@@ -39,11 +39,13 @@ def test_sinusoidal_table_matches_the_closed_form(d_model):
             assert table[pos, j].item() == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.parametrize("positional", ["sinusoidal", "rotary", "alibi"])
 @pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
 @pytest.mark.parametrize("norm", ["pre", "post"])
-def test_manual_and_sdpa_classifiers_give_same_logits_and_gradients(pooling, norm):
-    manual = make_model(attention="manual", pooling=pooling, norm=norm).double()
-    sdpa = make_model(attention="sdpa", pooling=pooling, norm=norm).double()
+def test_manual_and_sdpa_classifiers_give_same_logits_and_gradients(pooling, norm, positional):
+    kwargs = {"pooling": pooling, "norm": norm, "positional": positional}
+    manual = make_model(attention="manual", **kwargs).double()
+    sdpa = make_model(attention="sdpa", **kwargs).double()
     sdpa.load_state_dict(manual.state_dict())
     ids, mask = make_batch([9, 5, 2])
     logits = []
@@ -56,10 +58,13 @@ def test_manual_and_sdpa_classifiers_give_same_logits_and_gradients(pooling, nor
         torch.testing.assert_close(p_manual.grad, p_sdpa.grad, msg=name)
 
 
+@pytest.mark.parametrize("positional", ["sinusoidal", "rotary", "alibi"])
 @pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
 @pytest.mark.parametrize("attention", ["manual", "sdpa"])
-def test_logits_of_a_review_do_not_depend_on_padding_from_longer_reviews(attention, pooling):
-    model = make_model(attention=attention, pooling=pooling)
+def test_logits_of_a_review_do_not_depend_on_padding_from_longer_reviews(
+    attention, pooling, positional
+):
+    model = make_model(attention=attention, pooling=pooling, positional=positional)
     ids, mask = make_batch([6, 20, 13])
     with torch.no_grad():
         batched = model(ids, mask)
@@ -76,12 +81,42 @@ def test_input_longer_than_max_length_raises_error_naming_both_lengths():
     model(ids[:, :8], mask[:, :8])  # exactly max_length is fine
 
 
-@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "none"])
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "rotary", "alibi", "none"])
 def test_every_positional_kind_produces_finite_logits(positional):
     model = make_model(positional=positional)
     ids, mask = make_batch([7, 3])
     logits = model(ids, mask)
     assert logits.shape == (2, CLASSES) and torch.isfinite(logits).all()
+
+
+def test_rotary_scores_depend_only_on_the_offset_between_query_and_key():
+    rotary = RotaryPositions(max_length=40, head_dim=8)
+    gen = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, 1, 1, 1, 8, generator=gen)
+    # the same q and k placed at every position: (1, 1, 40, 8)
+    q_rot, k_rot = rotary(q.expand(1, 1, 40, 8)), rotary(k.expand(1, 1, 40, 8))
+    scores = q_rot[0, 0] @ k_rot[0, 0].T  # (40, 40), query position x key position
+    for offset in (-3, 0, 1, 5):
+        diagonal = scores.diagonal(offset)
+        torch.testing.assert_close(diagonal, diagonal[:1].expand_as(diagonal))
+    # a rotation: every vector keeps its length
+    torch.testing.assert_close(q_rot.norm(dim=-1), q.norm(dim=-1).expand(1, 1, 40))
+
+
+def test_rotary_at_position_zero_is_the_identity_and_tables_are_not_saved():
+    rotary = RotaryPositions(max_length=4, head_dim=6)
+    x = torch.randn(1, 2, 1, 6)
+    torch.testing.assert_close(rotary(x), x)
+    model = make_model(positional="rotary")
+    assert not any("cos" in key or "sin" in key for key in model.state_dict())
+
+
+def test_alibi_penalises_scores_by_head_slope_times_distance():
+    bias = AlibiBias(max_length=10, num_heads=4)(6)  # slopes 1/4, 1/16, 1/64, 1/256
+    assert bias.shape == (4, 6, 6)
+    for h, slope in enumerate([1 / 4, 1 / 16, 1 / 64, 1 / 256]):
+        for i, j in [(0, 0), (0, 5), (5, 0), (2, 4)]:
+            assert bias[h, i, j].item() == pytest.approx(-slope * abs(i - j))
 
 
 def test_without_positions_mean_pooling_ignores_word_order_and_with_them_it_does_not():
@@ -123,7 +158,8 @@ def test_positions_table_is_not_saved_in_the_state_dict():
     [
         ({"num_heads": 3}, "num_heads"),
         ({"attention": "flash"}, "attention"),
-        ({"positional": "rotary"}, "positional"),
+        ({"positional": "relative"}, "positional"),
+        ({"positional": "rotary", "d_model": 12, "num_heads": 4}, "num_heads"),
         ({"pooling": "first"}, "pooling"),
         ({"norm": "sandwich"}, "norm"),
         ({"dropout": 1.0}, "dropout"),

@@ -33,14 +33,18 @@ def scaled_dot_product_attention(
     key_padding_mask: Tensor | None = None,
     dropout_p: float = 0.0,
     training: bool = False,
+    score_bias: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """softmax(q kᵀ / √d) v over (B, H, T, d) tensors; returns (output, pre-dropout weights).
+    """softmax(q kᵀ / √d + bias) v over (B, H, T, d) tensors; returns (output, pre-dropout weights).
 
     `key_padding_mask` is (B, Tk) bool with True = real key (the same convention as the
     model's `attention_mask` and SDPA's boolean `attn_mask`). Padded keys get exactly zero
     weight; queries of a sequence with no real key get zero weights and a zero output.
+    `score_bias` (H, Tq, Tk) is added to the scores (ALiBi's distance penalty).
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
+    if score_bias is not None:
+        scores = scores + score_bias
     if key_padding_mask is None:
         weights = scores.softmax(dim=-1)
     else:
@@ -55,7 +59,13 @@ class MultiHeadAttention(nn.Module):
     """Self-attention with fused Q/K/V projection; `impl` picks the hand-written or fused kernel."""
 
     def __init__(
-        self, d_model: int, num_heads: int, dropout: float = 0.0, impl: AttentionImpl = "sdpa"
+        self,
+        d_model: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        impl: AttentionImpl = "sdpa",
+        rotary: nn.Module | None = None,
+        score_bias: nn.Module | None = None,
     ) -> None:
         super().__init__()
         divisible = num_heads >= 1 and d_model % num_heads == 0
@@ -66,6 +76,10 @@ class MultiHeadAttention(nn.Module):
         self.impl = impl
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
+        # position modules shared by every layer (they hold no parameters): rotary turns q and k,
+        # score_bias(T) gives an (H, T, T) term added to the attention scores
+        self.rotary = rotary
+        self.score_bias = score_bias
 
     def forward(
         self, x: Tensor, key_padding_mask: Tensor | None = None, need_weights: bool = False
@@ -79,19 +93,24 @@ class MultiHeadAttention(nn.Module):
         q, k, v = self.qkv(x).split(C, dim=-1)  # 3 x (B, T, C)
         heads = (B, T, self.num_heads, C // self.num_heads)
         q, k, v = (t.view(heads).transpose(1, 2) for t in (q, k, v))  # 3 x (B, H, T, hs)
+        if self.rotary is not None:
+            q, k = self.rotary(q), self.rotary(k)  # positions enter the scores as offsets only
+
+        bias = self.score_bias(T) if self.score_bias is not None else None  # (H, T, T)
 
         weights = None
         if self.impl == "manual" or need_weights:
             y, weights = scaled_dot_product_attention(
-                q, k, v, key_padding_mask, self.dropout, self.training
+                q, k, v, key_padding_mask, self.dropout, self.training, bias
             )
         else:
             dropout_p = self.dropout if self.training else 0.0
-            if key_padding_mask is None:
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
-            else:
+            mask, has_keys = bias, None
+            if key_padding_mask is not None:
                 attend, has_keys = key_mask(key_padding_mask)
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=dropout_p)
+                mask = attend if bias is None else bias.masked_fill(~attend, float("-inf"))
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            if has_keys is not None:
                 y = y * has_keys  # same zeroing as the manual path
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side again
         return self.proj(y), weights

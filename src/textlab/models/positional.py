@@ -1,4 +1,5 @@
-"""Position information added to token embeddings: fixed sinusoids, a learned table, or none."""
+"""Position information: added to token embeddings (sinusoids, a learned table), rotated into
+queries and keys (rotary), a distance penalty on attention scores (alibi), or none."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-PositionalKind = Literal["sinusoidal", "learned", "none"]
-POSITIONAL_KINDS = ("sinusoidal", "learned", "none")
+from textlab.errors import require
+
+PositionalKind = Literal["sinusoidal", "learned", "rotary", "alibi", "none"]
+POSITIONAL_KINDS = ("sinusoidal", "learned", "rotary", "alibi", "none")
 
 
 def sinusoidal_table(max_length: int, d_model: int) -> Tensor:
@@ -50,8 +53,61 @@ class LearnedPositions(nn.Module):
         return x + self.embedding.weight[: x.size(1)]
 
 
+class RotaryPositions(nn.Module):
+    """Rotary position embedding (Su et al. 2021, "RoFormer"), applied to queries and keys.
+
+    Each pair of channels (i, i + d/2) of a head is rotated by the angle pos * 10000^(-2i/d).
+    A query at position m and a key at position n then score q·R(n - m)·k: attention sees only
+    the offset between tokens, which makes local patterns ("not" two words before "good") easy
+    to learn from little data, where added absolute positions leave them to be discovered.
+    """
+
+    def __init__(self, max_length: int, head_dim: int) -> None:
+        super().__init__()
+        require(head_dim % 2 == 0, "head_dim", head_dim, "even for rotary positions")
+        half = head_dim // 2
+        inv_freq = 10000 ** (-torch.arange(half, dtype=torch.float64) / half)  # (hs/2,)
+        angle = torch.arange(max_length, dtype=torch.float64)[:, None] * inv_freq  # (T, hs/2)
+        angle = torch.cat((angle, angle), dim=-1)  # (T, hs): channel i and i + hs/2 share one
+        # not persistent: pure functions of the shape, as for the sinusoidal table
+        self.register_buffer("cos", angle.cos().float(), persistent=False)
+        self.register_buffer("sin", angle.sin().float(), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Rotate x (B, H, T, hs) by its positions; the norm of every channel pair is kept."""
+        first, second = x.chunk(2, dim=-1)  # 2 x (B, H, T, hs/2)
+        turned = torch.cat((-second, first), dim=-1)  # the pair (a, b) -> (-b, a)
+        T = x.size(-2)
+        return x * self.cos[:T] + turned * self.sin[:T]
+
+
+class AlibiBias(nn.Module):
+    """ALiBi (Press et al. 2022), made symmetric for an encoder: score(i, j) -= slope_h * |i - j|.
+
+    Head h gets slope 2^(-8(h + 1)/H): the first heads look at a few neighbours, the last ones
+    across the review. Nothing is learned; from the first step every head has a range, so local
+    patterns such as negation are there to be used rather than found.
+    """
+
+    def __init__(self, max_length: int, num_heads: int) -> None:
+        super().__init__()
+        slopes = 2.0 ** (-8.0 * torch.arange(1, num_heads + 1) / num_heads)  # (H,)
+        position = torch.arange(max_length)
+        distance = (position[None, :] - position[:, None]).abs()  # (T, T)
+        # not persistent: pure functions of the shape
+        self.register_buffer("slopes", slopes[:, None, None], persistent=False)  # (H, 1, 1)
+        self.register_buffer("distance", distance.float(), persistent=False)
+
+    def forward(self, length: int) -> Tensor:
+        """The (H, T, T) penalty for the first `length` positions."""
+        return -self.slopes * self.distance[:length, :length]
+
+
 def build_positional(kind: PositionalKind, max_length: int, d_model: int) -> nn.Module:
-    """The module for `kind`; with "none" self-attention is order-blind (a bag of tokens)."""
+    """The module added to embeddings for `kind`; rotary, alibi and none add nothing there.
+
+    With "none" self-attention is order-blind (a bag of tokens).
+    """
     if kind == "sinusoidal":
         return SinusoidalPositions(max_length, d_model)
     if kind == "learned":

@@ -10,7 +10,13 @@ from torch import Tensor, nn
 from textlab.errors import ConfigValueError, require
 from textlab.models.attention import ATTENTION_IMPLS, AttentionImpl, MultiHeadAttention
 from textlab.models.pooling import masked_max, masked_mean
-from textlab.models.positional import POSITIONAL_KINDS, PositionalKind, build_positional
+from textlab.models.positional import (
+    POSITIONAL_KINDS,
+    AlibiBias,
+    PositionalKind,
+    RotaryPositions,
+    build_positional,
+)
 
 Pooling = Literal["cls", "mean", "max"]
 POOLINGS = ("cls", "mean", "max")
@@ -42,11 +48,15 @@ class EncoderBlock(nn.Module):
         attention: AttentionImpl,
         norm: NormPlacement,
         attention_dropout: float = 0.0,
+        rotary: nn.Module | None = None,
+        score_bias: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.norm_first = norm == "pre"
         self.ln1 = nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, num_heads, attention_dropout, attention)
+        self.attn = MultiHeadAttention(
+            d_model, num_heads, attention_dropout, attention, rotary, score_bias
+        )
         self.ln2 = nn.LayerNorm(d_model)
         self.mlp = FeedForward(d_model, ffn_dim)
         self.dropout = nn.Dropout(dropout)
@@ -124,9 +134,24 @@ class TransformerClassifier(nn.Module):
 
         self.tokens = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.positions = build_positional(positional, max_length, d_model)
+        head_dim = d_model // num_heads
+        if positional == "rotary":
+            require(head_dim % 2 == 0, "num_heads", num_heads, "leaving an even head size (rotary)")
+        rotary = RotaryPositions(max_length, head_dim) if positional == "rotary" else None
+        alibi = AlibiBias(max_length, num_heads) if positional == "alibi" else None
         self.embed_dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(d_model, num_heads, ffn_dim, dropout, attention, norm, attention_dropout)
+            EncoderBlock(
+                d_model,
+                num_heads,
+                ffn_dim,
+                dropout,
+                attention,
+                norm,
+                attention_dropout,
+                rotary,
+                alibi,
+            )
             for _ in range(num_layers)
         )
         # post-norm blocks already end in a LayerNorm; pre-norm leaves the residual stream raw
