@@ -23,7 +23,9 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
             # Hydra names the failing node (e.g. "data.source"); the cause names the argument.
             match = re.search(r"full_key: (\S+)", str(err))
             raise ConfigValueError(f"{match.group(1) if match else key}.{cause}") from None
-        if isinstance(cause, (UserError, MisconfigurationException)):
+        # Lightning rejects some Trainer arguments (precision, devices) with plain ValueErrors
+        trainer_value = key == "trainer" and isinstance(cause, (TypeError, ValueError))
+        if isinstance(cause, (UserError, MisconfigurationException)) or trainer_value:
             raise UserError(f"{key}: {cause}") from None
         raise
 

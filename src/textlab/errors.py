@@ -17,3 +17,7 @@ def require(ok: bool, key: str, value: Any, expected: str) -> None:
     """Raise `ConfigValueError("key=value: expected ...")` unless `ok`."""
     if not ok:
         raise ConfigValueError(f"{key}={value!r}: expected {expected}")
+
+
+class NonFiniteLossError(UserError):
+    """Training produced a NaN or infinite loss; going on would only train on NaNs."""

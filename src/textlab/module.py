@@ -9,11 +9,13 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from textlab.errors import require
+from textlab.callbacks.finite_loss import FiniteLossCheck
+from textlab.errors import UserError, require
 
 STAGES = ("train", "val", "test")
 # Extra checkpoint entry (plain containers only): config, tokenizer, label names.
@@ -25,6 +27,7 @@ class TextClassifier(L.LightningModule):
 
     `optimizer` and `scheduler` are partials (Hydra `_partial_: true`) completed in
     `configure_optimizers`; a scheduler that takes `total_steps` gets the trainer's estimate.
+    `check_finite_loss` stops training at the first NaN or infinite loss (FiniteLossCheck).
     """
 
     def __init__(
@@ -35,8 +38,15 @@ class TextClassifier(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "step",
         label_smoothing: float = 0.0,
+        check_finite_loss: bool = True,
     ) -> None:
         super().__init__()
+        require(
+            num_classes >= 2,
+            "num_classes",
+            num_classes,
+            "at least 2 labels in the training data (or in data.label_names)",
+        )
         require(
             scheduler_interval in ("step", "epoch"),
             "scheduler_interval",
@@ -106,7 +116,9 @@ class TextClassifier(L.LightningModule):
         if self.trainer.sanity_checking:
             return
         self.val_acc_best(self.val_metrics["acc"].compute())
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+        # already equal on every rank (computed from synced accuracies); sync_dist only tells
+        # Lightning so, which silences its per-rank warning under DDP
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
@@ -114,14 +126,25 @@ class TextClassifier(L.LightningModule):
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self(batch["input_ids"], batch["attention_mask"]).float().softmax(dim=-1)
 
+    def configure_callbacks(self) -> list[Callback]:
+        # Part of the loss's contract, so it holds whichever `callbacks=` group a run picks.
+        return [FiniteLossCheck()] if self.hparams.check_finite_loss else []
+
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
+        # torch checks lr, betas, momentum... only here, long after the config was composed
+        try:
+            optimizer = self.optimizer_factory(params=self.parameters())
+        except ValueError as err:
+            raise UserError(f"module.optimizer: {err}") from None
         if self.scheduler_factory is None:
             return optimizer
         kwargs = {}
         if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
             kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        scheduler = self.scheduler_factory(optimizer, **kwargs)
+        try:
+            scheduler = self.scheduler_factory(optimizer, **kwargs)
+        except ValueError as err:
+            raise UserError(f"module.scheduler: {err}") from None
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},

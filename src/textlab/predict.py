@@ -20,6 +20,8 @@ from torch import nn
 
 from textlab.checkpoint import SavedRun
 from textlab.data.collate import PaddingCollator
+from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
+from textlab.data.records import decode_lines
 from textlab.errors import UserError, require
 from textlab.run_files import PREDICTIONS
 from textlab.tokenization import pad_id
@@ -63,27 +65,40 @@ def probabilities(
     return all_probs, torch.cat(labels) if labels else None
 
 
-def read_reviews(path: Path, fmt: str, text_field: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each non-blank line of a plain-text or JSONL file."""
+def read_reviews(
+    path: Path, fmt: str, text_field: str, stats: ReadStats | None = None
+) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each non-blank line of a plain-text or JSONL file.
+
+    Every review gets a prediction, so nothing is skipped: a line that is not a review is an
+    error; invalid UTF-8 is replaced and a text over MAX_TEXT_CHARS is cut (the model reads
+    only `max_length` tokens of it anyway), both counted in `stats`.
+    """
     if not path.is_file():
         raise UserError(f"predict.input={path}: no such file")
+    stats = stats if stats is not None else ReadStats()
     jsonl = fmt == "jsonl" or (fmt == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for number, line in enumerate(decode_lines(handle, path, stats), start=1):
             if not line.strip():
                 continue
             if not jsonl:
-                yield number, line.rstrip("\n")
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{number}: not a JSON object ({err.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-                raise UserError(
-                    f"{path}:{number}: no string field {text_field!r}; set predict.text_field"
-                )
-            yield number, record[text_field]
+                text = line.rstrip("\r\n")
+            else:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise UserError(f"{path}:{number}: not a JSON object ({err.msg})") from None
+                if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
+                    raise UserError(
+                        f"{path}:{number}: no string field {text_field!r}; set predict.text_field"
+                    )
+                text = record[text_field]
+            if len(text) > MAX_TEXT_CHARS:
+                stats.repair("truncated", f"{path}:{number}")
+                text = text[:MAX_TEXT_CHARS]
+            stats.kept += 1
+            yield number, text
 
 
 def predict(cfg: DictConfig, saved: SavedRun) -> list[dict[str, Any]]:
@@ -104,10 +119,11 @@ def predict(cfg: DictConfig, saved: SavedRun) -> list[dict[str, Any]]:
         batch_size,
         "a positive integer",
     )
+    stats = ReadStats()
     if opts.get("text"):
         reviews: Iterator[tuple[int, str]] = iter([(1, str(opts.text))])
     else:
-        reviews = read_reviews(Path(opts.input), fmt, opts.get("text_field", "text"))
+        reviews = read_reviews(Path(opts.input), fmt, opts.get("text_field", "text"), stats)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = saved.build_net().to(device)
@@ -138,6 +154,8 @@ def predict(cfg: DictConfig, saved: SavedRun) -> list[dict[str, Any]]:
             f"[bold]{first[0]['label']}[/bold]  probability {first[0]['probability']:.4f}"
         )
     else:
+        stats.report("predict.input")
+        write_read_report(cfg.paths.output_dir, {"predict": stats})
         log.info("Wrote %d predictions to %s", count, out_path)
         Console().print(f"{count} predictions written to {out_path}")
     return first

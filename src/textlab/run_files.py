@@ -19,6 +19,8 @@ ERRORS = "errors.jsonl"
 PREDICTIONS = "predictions.jsonl"
 ONNX_MODEL = "model.onnx"
 EXPORT_INFO = "export.json"
+# what reading the data skipped or repaired (file-backed data, mode=predict)
+SKIPPED = "skipped.json"
 
 
 def metrics_path(run_dir: str | Path) -> Path:

@@ -89,8 +89,14 @@ class TokenizerSpec:
             Path(cache_dir) / "tokenizers" / f"{self.kind}-{self.cache_key(data_fingerprint)}.json"
         )
         if path.is_file():
-            log.info("Tokenizer cache hit: %s", path)
-            return load_tokenizer(path)
+            try:
+                tokenizer = load_tokenizer(path)
+            except UserError as err:
+                # a cache entry is only a shortcut: a damaged one is rebuilt, not fatal
+                log.warning("Ignoring an unreadable cached tokenizer, training again: %s", err)
+            else:
+                log.info("Tokenizer cache hit: %s", path)
+                return tokenizer
         log.info(
             "Training %s tokenizer (vocab_size=%d) on %d texts",
             self.kind,

@@ -1,8 +1,10 @@
 """Read labelled records from JSONL or CSV/TSV files (optionally gzipped; Parquet with pyarrow).
 
-Malformed records (bad JSON, missing text or label, wrong field count) are skipped, counted
-and logged once per split with their first locations. A missing column in a CSV header, an
-unreadable file, or a val/test label the training data lacks is an error instead.
+Records that cannot train a classifier are skipped, counted and logged once per split with
+their first locations: malformed ones (bad JSON, missing text or label, wrong field count),
+empty texts, and texts longer than MAX_TEXT_CHARS. Invalid UTF-8 is replaced and counted; a
+leading byte-order mark is dropped. A missing column in a CSV header, an unreadable or corrupt
+file, or a val/test label the training data lacks is an error instead. Counts: read_stats.py.
 """
 
 from __future__ import annotations
@@ -12,50 +14,19 @@ import glob
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats
 from textlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 FORMATS[".parquet"] = "parquet"
-SHOWN_LOCATIONS = 5
-
-
-@dataclass
-class ReadStats:
-    """What reading skipped or repaired: malformed records and lines with invalid UTF-8."""
-
-    malformed: int = 0
-    malformed_at: list[str] = field(default_factory=list)
-    replaced: int = 0
-
-    def skip(self, path: Path, line: int) -> None:
-        self.malformed += 1
-        if len(self.malformed_at) < SHOWN_LOCATIONS:
-            self.malformed_at.append(f"{path}:{line}")
-
-    def report(self, key: str, text_column: str, label_column: str) -> None:
-        if self.malformed:
-            log.warning(
-                "%s: skipped %d malformed records (%s%s): need a string %r and a %r",
-                key,
-                self.malformed,
-                ", ".join(self.malformed_at),
-                ", ..." if self.malformed > len(self.malformed_at) else "",
-                text_column,
-                label_column,
-            )
-        if self.replaced:
-            log.warning(
-                "%s: %d lines had invalid UTF-8; bad bytes were replaced by U+FFFD",
-                key,
-                self.replaced,
-            )
+BOM = "\ufeff"
 
 
 def file_format(path: Path) -> str:
@@ -87,36 +58,58 @@ def _open_binary(path: Path) -> IO[bytes]:
         raise UserError(f"{path}: cannot open ({err.strerror or err})") from None
 
 
-def _decoded_lines(handle: IO[bytes], stats: ReadStats) -> Iterator[str]:
-    for raw in handle:
+def decode_lines(lines: Iterable[bytes], path: Path, stats: ReadStats) -> Iterator[str]:
+    """UTF-8 lines without a leading byte-order mark; invalid bytes become U+FFFD, counted."""
+    for number, raw in enumerate(lines, start=1):
         try:
-            yield raw.decode("utf-8")
+            line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            stats.replaced += 1
-            yield raw.decode("utf-8", errors="replace")
+            stats.repair("invalid_utf8", f"{path}:{number}")
+            line = raw.decode("utf-8", errors="replace")
+        # Editors on Windows start files with a BOM; left in, it breaks line 1's JSON or
+        # renames the first CSV column.
+        yield line.removeprefix(BOM) if number == 1 else line
 
 
 def read_records(
     path: Path, text_column: str, label_column: str, stats: ReadStats
 ) -> Iterator[tuple[int, str, str]]:
-    """(line or row number, text, label as a string) per well-formed record, lazily."""
+    """(line or row number, text, label as a string) per usable record, lazily."""
     kind = file_format(path)
-    if kind == "parquet":
-        yield from _parquet_records(path, text_column, label_column, stats)
-        return
-    with _open_binary(path) as handle:
-        lines = _decoded_lines(handle, stats)
-        if kind == "jsonl":
-            yield from _jsonl_records(path, lines, text_column, label_column, stats)
-        else:
-            delimiter = "\t" if kind == "tsv" else ","
-            yield from _csv_records(path, lines, delimiter, text_column, label_column, stats)
+    try:
+        if kind == "parquet":
+            yield from _parquet_records(path, text_column, label_column, stats)
+            return
+        with _open_binary(path) as handle:
+            lines = decode_lines(handle, path, stats)
+            if kind == "jsonl":
+                yield from _jsonl_records(path, lines, text_column, label_column, stats)
+            else:
+                delimiter = "\t" if kind == "tsv" else ","
+                yield from _csv_records(path, lines, delimiter, text_column, label_column, stats)
+    except (OSError, EOFError, zlib.error) as err:
+        # a corrupt or truncated .gz fails mid-way, after some records were read
+        raise UserError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") from None
 
 
 def _label_string(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)) or value == "":
         return None
     return str(value)
+
+
+def _usable(text: Any, label: str | None, where: str, stats: ReadStats) -> bool:
+    """Whether a record can train a classifier; if not, it is counted under its reason."""
+    if not isinstance(text, str) or label is None:
+        stats.skip("malformed", where)
+    elif not text.strip():
+        stats.skip("empty", where)
+    elif len(text) > MAX_TEXT_CHARS:
+        stats.skip("too_long", where)
+    else:
+        stats.kept += 1
+        return True
+    return False
 
 
 def _jsonl_records(
@@ -130,13 +123,11 @@ def _jsonl_records(
         except json.JSONDecodeError:
             record = None
         if not isinstance(record, dict):
-            stats.skip(path, number)
+            stats.skip("malformed", f"{path}:{number}")
             continue
         text, label = record.get(text_column), _label_string(record.get(label_column))
-        if not isinstance(text, str) or label is None:
-            stats.skip(path, number)
-            continue
-        yield number, text, label
+        if _usable(text, label, f"{path}:{number}", stats):
+            yield number, text, label
 
 
 def _csv_records(
@@ -155,20 +146,28 @@ def _csv_records(
     for column in (text_column, label_column):
         if column not in header:
             raise UserError(f"{path}: no column {column!r}; the header has {header}")
+    end = reader.line_num
     while True:
+        start = end + 1
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error:
-            stats.skip(path, reader.line_num)
+        except csv.Error as err:
+            # DictReader's own line_num lags behind on errors; its reader's does not
+            end = reader.reader.line_num
+            too_long = "field larger than field limit" in str(err)
+            stats.skip("too_long" if too_long else "malformed", f"{path}:{end}")
             continue
+        end = reader.line_num
+        # A row spans lines when a quoted field holds newlines; an unbalanced quote makes one
+        # "row" of everything after it, so the location shows how many lines it swallowed.
+        where = f"{path}:{start}-{end}" if end > start else f"{path}:{end}"
         label = _label_string(row.get(label_column))
         # DictReader files extra fields under None and fills missing ones with None
-        if None in row or row.get(text_column) is None or label is None:
-            stats.skip(path, reader.line_num)
-            continue
-        yield reader.line_num, row[text_column], label
+        text = None if None in row else row.get(text_column)
+        if _usable(text, label, where, stats):
+            yield end, text, label
 
 
 def _parquet_records(
@@ -188,11 +187,8 @@ def _parquet_records(
     for batch in parquet.iter_batches(columns=[text_column, label_column]):
         for text, raw_label in zip(*(batch.column(i).to_pylist() for i in range(2)), strict=True):
             number += 1
-            label = _label_string(raw_label)
-            if not isinstance(text, str) or label is None:
-                stats.skip(path, number)
-                continue
-            yield number, text, label
+            if _usable(text, _label_string(raw_label), f"{path}:{number}", stats):
+                yield number, text, _label_string(raw_label)
 
 
 def label_order(labels: Iterable[str]) -> tuple[str, ...]:

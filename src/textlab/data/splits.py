@@ -6,6 +6,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from textlab.errors import UserError
 from textlab.fingerprint import fingerprint_texts
 
 
@@ -40,6 +41,13 @@ def carve_validation(split: TextSplit, fraction: float, seed: int) -> tuple[Text
         val_indices.extend(indices[: round(len(indices) * fraction)])
     val_set = set(val_indices)
     train_indices = [i for i in range(len(split)) if i not in val_set]
+    # An empty side would fail much later, inside Lightning (no val/acc to checkpoint on).
+    side = "validation" if not val_indices else "training" if not train_indices else None
+    if side is not None:
+        raise UserError(
+            f"data.val_fraction={fraction} of {len(split)} training texts leaves no {side} "
+            "texts; expected more data or another data.val_fraction"
+        )
     val_indices.sort()
 
     def subset(indices: list[int]) -> TextSplit:

@@ -4,6 +4,8 @@ Label ids follow `label_names` when given, else the sorted labels of the trainin
 Without val files, validation is carved from train: stratified and exact in memory
 (`carve_validation`); when streaming, each record goes to val with probability
 `val_fraction`, decided by a hash of (seed, file, line), so stratified in expectation.
+What reading skipped or repaired is logged and, with `report_dir`, written to skipped.json
+per file group (data.train, data.val, data.test).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from textlab.data.datamodule import TextDataModule
+from textlab.data.read_stats import ReadStats, write_read_report
 from textlab.data.records import (
-    ReadStats,
     expand_paths,
     label_ids,
     label_order,
@@ -60,13 +62,11 @@ class LineRecords:
         self.ids: dict[str, int] = {}
         self.count = 0
 
-    def scan(self, key: str) -> Counter[str]:
-        """Count records and labels in one pass, reporting malformed ones; returns label counts."""
-        stats = ReadStats()
+    def scan(self, stats: ReadStats) -> Counter[str]:
+        """Count records and labels in one pass, skips into `stats`; returns label counts."""
         labels: Counter[str] = Counter()
         for index in range(len(self.files)):
             labels.update(label for _, label in self._records(index, stats))
-        stats.report(key, self.text_column, self.label_column)
         self.count = sum(labels.values())
         return labels
 
@@ -110,6 +110,7 @@ class TextFiles:
         text_column: str = "text",
         label_column: str = "label",
         label_names: Sequence[str] | None = None,
+        report_dir: str | None = None,
     ) -> None:
         given = {"train": train, "val": val, "test": test}
         self.files = {
@@ -121,6 +122,7 @@ class TextFiles:
             raise UserError(f"data.train={train}: no files")
         self.text_column, self.label_column = text_column, label_column
         self._label_names = tuple(str(name) for name in label_names) if label_names else None
+        self.report_dir = report_dir
         if self._label_names is not None:
             label_ids(self._label_names)  # fail early on duplicates
         if "test" not in self.files:
@@ -139,7 +141,12 @@ class TextFiles:
 
     def load(self) -> dict[str, tuple[list[str], list[int]]]:
         """Every split in memory, train first so that its labels fix the ids."""
-        raw = {name: self._read(name) for name in self.files}
+        stats = {name: ReadStats() for name in self.files}
+        raw = {name: self._read(name, stats[name]) for name in self.files}
+        self._report(stats)
+        for name, records in raw.items():
+            if not records:
+                raise UserError(f"data.{name}: no usable records in {self._names(name)}")
         if self._label_names is None:
             self._label_names = label_order(label for _, label, _ in raw["train"])
         ids = label_ids(self._label_names)
@@ -155,17 +162,20 @@ class TextFiles:
             splits[name] = (texts, labels)
         return splits
 
-    def _read(self, name: str) -> list[tuple[str, str, str]]:
-        stats = ReadStats()
-        records = [
+    def _read(self, name: str, stats: ReadStats) -> list[tuple[str, str, str]]:
+        return [
             (text, label, f"{path}:{line}")
             for path in self.files[name]
             for line, text, label in read_records(path, self.text_column, self.label_column, stats)
         ]
-        stats.report(f"data.{name}", self.text_column, self.label_column)
-        if not records:
-            raise UserError(f"data.{name}: no readable records in {self.files[name]}")
-        return records
+
+    def _names(self, name: str) -> str:
+        return ", ".join(str(path) for path in self.files[name])
+
+    def _report(self, stats: dict[str, ReadStats]) -> None:
+        for name, split_stats in stats.items():
+            split_stats.report(f"data.{name}", self.text_column, self.label_column)
+        write_read_report(self.report_dir, stats)
 
     def streams(self, val_fraction: float, seed: int) -> dict[str, LineRecords]:
         """One `LineRecords` per split, counted and label-checked in one pass each."""
@@ -180,7 +190,23 @@ class TextFiles:
         for name in ("val", "test"):
             if name in self.files:
                 sources[name] = LineRecords(self.files[name], *columns)
-        seen = {name: source.scan(f"data.{name}") for name, source in sources.items()}
+        stats = {name: ReadStats() for name in self.files}
+        # a carved val re-reads train's files: their skips are counted once, under train
+        seen = {
+            name: source.scan(stats[name] if name in self.files else ReadStats())
+            for name, source in sources.items()
+        }
+        self._report(stats)
+        for name, source in sources.items():
+            if len(source):
+                continue
+            if name in self.files and not stats[name].kept:
+                raise UserError(f"data.{name}: no usable records in {self._names(name)}")
+            side = "validation" if name == "val" else "training"
+            raise UserError(
+                f"data.val_fraction={val_fraction} of {stats['train'].kept} training texts "
+                f"leaves no {side} texts; expected more data or another data.val_fraction"
+            )
         if self._label_names is None:
             carved = Counter() if "val" in self.files else seen["val"]
             self._label_names = label_order(seen["train"] + carved)
@@ -201,8 +227,9 @@ def text_files_datamodule(
     text_column: str = "text",
     label_column: str = "label",
     label_names: Sequence[str] | None = None,
+    report_dir: str | None = None,
     **options: Any,
 ) -> TextDataModule:
     """`TextDataModule` over `TextFiles`; `options` are the datamodule's own arguments."""
-    source = TextFiles(train, val, test, text_column, label_column, label_names)
+    source = TextFiles(train, val, test, text_column, label_column, label_names, report_dir)
     return TextDataModule(source, **options)
