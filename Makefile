@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# Pinned to the local CPU build; a bare `torch` would pull several GB of CUDA wheels.
-	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev,onnx]"
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev,onnx,sweep]"
 	touch $@
 
 run: setup

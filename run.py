@@ -1,11 +1,13 @@
 """textlab entry point: `python run.py [group=option ...] [key=value ...]` (see README)."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> object:  # the objective for sweepers (see cli.main)
     # Imported here so `python run.py --help` and tab completion stay fast.
     from textlab.cli import main as run
 
@@ -13,4 +15,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from textlab.cli import argv_for_this_rank
+
+    # DDP ranks other than 0 write nothing and share rank 0's run dir (textlab/distributed.py)
+    sys.argv = argv_for_this_rank(sys.argv)
     main()

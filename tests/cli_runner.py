@@ -38,3 +38,26 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
     assert len(lines) == 1, proc.stderr[-2000:]
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+def run_torchrun(
+    nproc: int, *overrides: str, cache: Path | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """`torchrun --nproc_per_node=NPROC run.py OVERRIDES` (torchrun as a module of this python)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if cache is not None:
+        env["TEXTLAB_CACHE_DIR"] = str(cache)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return subprocess.run(
+        [*command, f"--nproc_per_node={nproc}", str(ROOT / "run.py"), *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def hydra_dirs(root: Path) -> list[Path]:
+    """Every run dir under `root`, found by the `.hydra/` folder Hydra writes into it."""
+    return sorted(path.parent for path in root.rglob(".hydra"))

@@ -1,22 +1,32 @@
-"""Atomic file writes: a crash or a concurrent writer never leaves a half-written file behind."""
+"""Atomic file writes: a crash or a concurrent writer never leaves a half-written file behind.
+
+Every write goes to a temporary file beside the target and is renamed into place, so a reader
+(another run, another sweep job, another DDP rank) sees the old file, no file, or the whole new
+one. When two processes write the same path at once, each rename is whole and the last wins;
+textlab only does this for caches, where both contents are the same.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it into place."""
+@contextmanager
+def open_atomic(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """`open(path, mode)` whose contents appear at `path` only once the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600; give the file the permissions a plain open() would.
@@ -25,6 +35,12 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it into place."""
+    with open_atomic(path) as handle:
+        handle.write(text)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:

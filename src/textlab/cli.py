@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
+from pathlib import Path
+from typing import NoReturn
 
 from omegaconf import DictConfig
 
+from textlab import distributed
 from textlab.errors import UserError
+from textlab.sweep_summary import FailedJob, failed_job
 
 log = logging.getLogger("textlab")
 
 MODES = ("train", "eval", "predict", "export")
 
 
-def main(cfg: DictConfig) -> float | None:
-    """Run `cfg.mode`; returns `val/acc_best` (train) or `test/acc` (eval) for sweepers."""
+def main(cfg: DictConfig) -> float | FailedJob | None:
+    """Run `cfg.mode`; returns `val/acc_best` (train) or `test/acc` (eval) for sweepers.
+
+    A failure is one line and exit code 2 for a single run; in a sweep (`-m`) the job is
+    recorded as failed (see sweep_summary.py) and the sweep goes on with the next one.
+    """
+    in_sweep = _in_sweep()
     try:
         if cfg.mode not in MODES:
             raise UserError(f"mode={cfg.mode!r}: expected one of {', '.join(MODES)}")
@@ -26,12 +36,50 @@ def main(cfg: DictConfig) -> float | None:
         import lightning  # noqa: F401
 
         logging.getLogger("lightning").handlers.clear()
-        return run_mode(cfg)
+        check_writable(Path(cfg.paths.output_dir))
+        with distributed.job_scope(cfg.paths.output_dir, in_sweep):
+            return run_mode(cfg)
+    except Exception as err:
+        if in_sweep:
+            return failed_job(err)
+        if isinstance(err, UserError):
+            exit_with_error(err)
+        raise
+
+
+def check_writable(run_dir: Path) -> None:
+    """Fail before any work if the run dir cannot take files (minutes of training would be lost)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=run_dir):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"paths.output_dir={run_dir}: cannot write there ({err.strerror}); "
+            "expected a writable folder"
+        ) from None
+
+
+def exit_with_error(err: UserError) -> NoReturn:
+    # One line for the user, no traceback: the message already names the key or file.
+    log.error("%s", err)
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)
+
+
+def argv_for_this_rank(argv: list[str]) -> list[str]:
+    """`run.py`'s command line as this DDP rank should run it (see distributed.py)."""
+    try:
+        return distributed.argv_for_this_rank(argv)
     except UserError as err:
-        # One line for the user, no traceback: the message already names the key or file.
-        log.error("%s", err)
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_error(err)
+
+
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def run_mode(cfg: DictConfig) -> float | None:

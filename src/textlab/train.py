@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from textlab import provenance, reports, resume, run_files
+from textlab import distributed, provenance, reports, resume, run_files
 from textlab.atomic import write_json_atomic, write_text_atomic
 from textlab.builders import build, build_all
 from textlab.checkpoint import SavedRun
@@ -111,9 +111,11 @@ def build_trainer(
     if not loggers:
         # LearningRateMonitor refuses to run without a logger; `logger=none` should still train.
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    return build(
+    trainer = build(
         cfg.trainer, "trainer", callbacks=callbacks + extra_callbacks, logger=loggers or False
     )
+    distributed.launch_sweep_job_ranks(trainer)
+    return trainer
 
 
 def log_hparams(trainer: L.Trainer, config: dict[str, Any], metrics: dict[str, float]) -> None:

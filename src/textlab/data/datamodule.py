@@ -19,6 +19,7 @@ from textlab.data import token_cache
 from textlab.data.bucketing import BatchView, LengthBucketSampler
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
+from textlab.data.eval_batches import EvalBatchSampler
 from textlab.data.splits import TextSplit, carve_validation
 from textlab.data.streaming import (
     EpochLoader,
@@ -197,7 +198,10 @@ class TextDataModule(L.LightningDataModule):
                 else:
                     self._datasets[name] = self.encode(split)
 
-    def _stream_dataset(self, split: StreamSplit, shuffle: bool) -> StreamingTextDataset:
+    def _stream_dataset(
+        self, split: StreamSplit, shuffle: bool, whole: bool = False
+    ) -> StreamingTextDataset:
+        """`whole`: every example, not this DDP rank's share."""
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before streaming")
         return StreamingTextDataset(
@@ -208,6 +212,8 @@ class TextDataModule(L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
             buffer_size=self.shuffle_buffer,
+            rank=0 if whole else None,
+            world_size=1 if whole else None,
         )
 
     def dataset(self, name: str) -> TokenizedDataset | StreamingTextDataset:
@@ -231,6 +237,13 @@ class TextDataModule(L.LightningDataModule):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(name)
+        rank, world_size = process_slot()
+        # Under DDP the Trainer's evaluation loaders give each rank its share; a plain pass
+        # outside a Trainer stage (the test-split reports on rank zero) reads the whole split.
+        shard_eval = not shuffle and world_size > 1 and self._trainer_is_running()
+        whole_eval = not shuffle and world_size > 1 and not shard_eval
+        if isinstance(dataset, StreamingTextDataset) and whole_eval:
+            dataset = self._stream_dataset(self.splits()[name], shuffle=False, whole=True)
         if isinstance(dataset, StreamingTextDataset):
             # batches come whole from the dataset; workers restart each epoch to see set_epoch
             return EpochLoader(
@@ -255,9 +268,19 @@ class TextDataModule(L.LightningDataModule):
                 pin_memory=self.pin_memory,
                 persistent_workers=self.num_workers > 0,
             )
+        if shard_eval:
+            # each example on exactly one rank (see EvalBatchSampler)
+            return DataLoader(
+                BatchView(dataset),
+                sampler=EvalBatchSampler(dataset, self.batch_size),
+                batch_size=None,
+                collate_fn=self.collator,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                persistent_workers=self.num_workers > 0,
+            )
         # Shuffled by (seed, epoch), not the global RNG, and able to skip the batches already
         # trained on: a resumed run sees the uninterrupted run's batches (see resume.py).
-        rank, world_size = process_slot()
         sampler = DistributedSampler(dataset, world_size, rank, seed=self.seed) if shuffle else None
         return (ResumableDataLoader if shuffle else DataLoader)(
             dataset,
@@ -268,6 +291,11 @@ class TextDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
         )
+
+    def _trainer_is_running(self) -> bool:
+        """Whether a Trainer stage (fit, validate, test) is asking for the loader."""
+        state = getattr(self.trainer, "state", None)
+        return getattr(state, "stage", None) is not None
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from textlab.atomic import open_atomic
 from textlab.data.dataset import TokenizedDataset
 from textlab.fingerprint import fingerprint_json
 
@@ -33,7 +33,7 @@ def load_or_encode(path: Path, encode: Callable[[], TokenizedDataset]) -> Tokeni
                 dataset = TokenizedDataset(arrays["flat_ids"], arrays["offsets"], arrays["labels"])
             log.info("Token cache hit: %s", path)
             return dataset
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             log.warning("Token cache %s unreadable (%s); tokenizing again", path, err)
     dataset = encode()
     save(path, dataset)
@@ -41,15 +41,6 @@ def load_or_encode(path: Path, encode: Callable[[], TokenizedDataset]) -> Tokeni
 
 
 def save(path: Path, dataset: TokenizedDataset) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle, flat_ids=dataset.flat_ids, offsets=dataset.offsets, labels=dataset.labels
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically: readers, and other jobs building the same entry, never see half a file."""
+    with open_atomic(path, "wb") as handle:
+        np.savez(handle, flat_ids=dataset.flat_ids, offsets=dataset.offsets, labels=dataset.labels)
