@@ -91,7 +91,8 @@ def test_model_tokenizer_and_max_length_stay_the_checkpoints(tmp_path, saved, ca
 def test_max_length_stays_the_checkpoints_when_the_data_group_changes(tmp_path, saved):
     cfg = merged(tmp_path, saved, "data=synthetic")
     assert cfg.data.max_length == 128
-    assert cfg.data.source.train_size == 8000  # the rest of the group: the command line's
+    default = composed(tmp_path).data.source.train_size
+    assert cfg.data.source.train_size == default  # the rest of the group: the command line's
 
 
 def test_asking_for_another_model_type_is_an_error_naming_the_file(tmp_path, saved):

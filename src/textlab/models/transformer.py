@@ -82,9 +82,11 @@ class EncoderBlock(nn.Module):
 class TransformerClassifier(nn.Module):
     """Token ids (B, T) and a real-token mask (B, T) -> class logits (B, num_classes).
 
-    Token embeddings are not multiplied by √d_model: that factor in Vaswani et al. undoes the
-    small N(0, 1/d) init they need for weight tying. Here the embedding keeps PyTorch's N(0, 1)
-    init, which already puts tokens on the same per-component scale as the sinusoids.
+    Token embeddings start at N(0, 0.02²) (GPT-2, BERT), not PyTorch's N(0, 1): Adam moves every
+    weight by about lr per step whatever its size, so unit-scale embeddings change by ~0.1% a
+    step and the model sat at chance for epochs on the embedded corpus. (The sinusoids then
+    outweigh the tokens at first; the pre-norm LayerNorms rescale, and rotary, the default,
+    adds nothing to the embeddings.)
     """
 
     def __init__(
@@ -133,6 +135,9 @@ class TransformerClassifier(nn.Module):
         self.max_length = max_length
 
         self.tokens = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        nn.init.normal_(self.tokens.weight, std=0.02)
+        with torch.no_grad():
+            self.tokens.weight[pad_id].zero_()  # nn.Embedding keeps the padding row at zero
         self.positions = build_positional(positional, max_length, d_model)
         head_dim = d_model // num_heads
         if positional == "rotary":
