@@ -36,11 +36,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--num-heads", type=int, default=4)
     parser.add_argument("--num-layers", type=int, default=2)
-    parser.add_argument("--ffn-dim", type=int, default=256)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--ffn-dim", type=int, default=128)
+    parser.add_argument("--dropout", type=float, default=0.1, help="residual/embedding dropout")
+    parser.add_argument("--attention-dropout", type=float, default=0.0)
+    parser.add_argument(
+        "--positional", default="rotary", choices=["rotary", "alibi", "sinusoidal", "learned"]
+    )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -82,6 +86,7 @@ def make_step(
     model = TransformerClassifier(
         VOCAB, NUM_CLASSES, PAD, d_model=args.d_model, num_heads=args.num_heads,
         num_layers=args.num_layers, ffn_dim=args.ffn_dim, dropout=args.dropout,
+        attention_dropout=args.attention_dropout, positional=args.positional,
         attention=attention, max_length=length,
     ).to(args.device)  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -154,7 +159,8 @@ def main() -> None:
     print(f"machine: {machine(args.device)}")
     print(
         f"model: d_model={args.d_model} heads={args.num_heads} layers={args.num_layers} "
-        f"ffn={args.ffn_dim} dropout={args.dropout}; batch={args.batch_size}, "
+        f"ffn={args.ffn_dim} dropout={args.dropout} attention_dropout={args.attention_dropout} "
+        f"positional={args.positional}; batch={args.batch_size}, "
         f"lengths ~ U[T/2, T]; {args.device} {args.dtype}; "
         f"median of {args.repeats} after {args.warmup} warmup\n"
     )
