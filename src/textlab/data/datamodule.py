@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import lightning as L
 from tokenizers import Tokenizer
@@ -260,37 +260,29 @@ class TextDataModule(L.LightningDataModule):
                 dataset.lengths(), self.batch_size, self.bucket_pool, seed=self.seed
             )
             return ResumableDataLoader(
-                BatchView(dataset),
-                sampler=buckets,
-                batch_size=None,
-                collate_fn=self.collator,
-                num_workers=self.num_workers,
-                pin_memory=self.pin_memory,
-                persistent_workers=self.num_workers > 0,
+                BatchView(dataset), sampler=buckets, batch_size=None, **self._loader_options()
             )
         if shard_eval:
             # each example on exactly one rank (see EvalBatchSampler)
+            sampler = EvalBatchSampler(dataset, self.batch_size)
             return DataLoader(
-                BatchView(dataset),
-                sampler=EvalBatchSampler(dataset, self.batch_size),
-                batch_size=None,
-                collate_fn=self.collator,
-                num_workers=self.num_workers,
-                pin_memory=self.pin_memory,
-                persistent_workers=self.num_workers > 0,
+                BatchView(dataset), sampler=sampler, batch_size=None, **self._loader_options()
             )
         # Shuffled by (seed, epoch), not the global RNG, and able to skip the batches already
         # trained on: a resumed run sees the uninterrupted run's batches (see resume.py).
         sampler = DistributedSampler(dataset, world_size, rank, seed=self.seed) if shuffle else None
         return (ResumableDataLoader if shuffle else DataLoader)(
-            dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            collate_fn=self.collator,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_options()
         )
+
+    def _loader_options(self) -> dict[str, Any]:
+        """DataLoader arguments shared by every in-memory loader."""
+        return {
+            "collate_fn": self.collator,
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+        }
 
     def _trainer_is_running(self) -> bool:
         """Whether a Trainer stage (fit, validate, test) is asking for the loader."""
