@@ -1,3 +1,5 @@
+from functools import partial
+
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
@@ -85,3 +87,11 @@ def test_scheduler_receives_total_steps_from_the_trainer():
     module = tiny_module(scheduler=scheduler)
     quiet_trainer(max_epochs=3).fit(module, train_dataloaders=tiny_loader())
     assert seen["total_steps"] == 3 * 2  # 6 examples / batch 3 = 2 steps per epoch
+
+
+def test_one_cycle_with_a_one_step_warm_up_trains_instead_of_dividing_by_zero():
+    # 2 steps per epoch x 5 epochs x pct_start 0.1 = exactly one warm-up step
+    one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2, pct_start=0.1)
+    module = tiny_module(scheduler=one_cycle)
+    quiet_trainer(max_epochs=5).fit(module, train_dataloaders=tiny_loader())
+    assert module.trainer.global_step == 10

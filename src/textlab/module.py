@@ -138,9 +138,15 @@ class TextClassifier(L.LightningModule):
             raise UserError(f"module.optimizer: {err}") from None
         if self.scheduler_factory is None:
             return optimizer
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
-            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+            total = int(self.trainer.estimated_stepping_batches)
+            kwargs["total_steps"] = total
+            pct_start = getattr(self.scheduler_factory, "keywords", {}).get("pct_start")
+            if pct_start is not None and pct_start * total == 1:
+                # OneCycleLR would end its warm-up at step 0, a zero-length phase it divides by
+                # (ZeroDivisionError); half a step rounds the warm-up to none instead
+                kwargs["pct_start"] = 0.5 / total
         try:
             scheduler = self.scheduler_factory(optimizer, **kwargs)
         except ValueError as err:
