@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_runner import ROOT, assert_one_line_error, run_py
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from cli_runner import assert_one_line_error, run_py
+from config_compose import compose_config
 
 from textlab import run_files
 from textlab.builders import build
@@ -32,7 +31,6 @@ from textlab.module import TextClassifier
 from textlab.predict import read_reviews
 from textlab.tokenization import TokenizerSpec
 
-CONF = ROOT / "conf"
 TEN_MB = "word " * 2_000_000
 ROWS = [
     {"text": f"review {i} " + ("fine" if i % 2 else "dull"), "label": "ab"[i % 2]} for i in range(8)
@@ -62,19 +60,6 @@ def one_line(err: pytest.ExceptionInfo, *fragments: str) -> None:
 
 def skipped_json(run_dir: Path) -> dict:
     return json.loads((run_dir / run_files.SKIPPED).read_text())
-
-
-def compose_config(tmp_path: Path, *overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[
-                f"paths.root_dir={tmp_path}",
-                f"paths.output_dir={tmp_path}/run",
-                f"paths.cache_dir={tmp_path}/cache",
-                *overrides,
-            ],
-        )
 
 
 # --- data: aclImdb layout -------------------------------------------------------------------

@@ -3,14 +3,12 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from config_compose import CONF, compose_config
 
 from textlab import run_files
 from textlab.builders import build
 from textlab.errors import ConfigValueError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = (
     "tokenizer",
     "data",
@@ -26,18 +24,6 @@ GROUPS = (
 
 def options(group: str) -> list[str]:
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
-
-
-def compose_config(tmp_path: Path, *overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[
-                f"paths.root_dir={tmp_path}",
-                f"paths.output_dir={tmp_path}/run",
-                *overrides,
-            ],
-        )
 
 
 @pytest.mark.parametrize(
