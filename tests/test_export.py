@@ -36,6 +36,15 @@ MODELS = {
     "transformer": TRANSFORMER,
     "bow": {"_target_": "textlab.models.bow.BagOfWordsClassifier", "embedding_dim": 8},
 }
+NGRAM = {"_target_": "textlab.models.ngram.NgramClassifier", "buckets": 512, "embedding_dim": 8}
+# the shipped IMDb shapes: an RNN member (TorchScript path) or a transformer (torch.export),
+# each cropped, beside a bag of n-grams reading everything
+for name, member in (("lstm", MODELS["lstm"]), ("transformer", TRANSFORMER)):
+    MODELS[f"ensemble-{name}"] = {
+        "_target_": "textlab.models.ensemble.build_ensemble",
+        "_recursive_": False,
+        "members": {name: {"net": member, "max_length": 5}, "ngram": {"net": NGRAM}},
+    }
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

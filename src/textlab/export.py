@@ -23,6 +23,7 @@ from textlab import run_files
 from textlab.atomic import write_json_atomic, write_text_atomic
 from textlab.checkpoint import SavedRun, file_sha256
 from textlab.errors import UserError
+from textlab.models.ensemble import Ensemble
 from textlab.models.lstm import RNNClassifier
 from textlab.models.pooling import masked_max, masked_mean
 from textlab.tokenization import pad_id
@@ -108,6 +109,14 @@ def exportable(net: nn.Module) -> tuple[nn.Module, bool]:
     """(module with the ONNX interface, whether to use torch.export rather than TorchScript)."""
     if isinstance(net, RNNClassifier):
         return IntMask(PackFreeRNN(net)).eval(), False
+    if isinstance(net, Ensemble) and any(
+        isinstance(m, RNNClassifier) for m in net.members.values()
+    ):
+        members = {
+            name: PackFreeRNN(m) if isinstance(m, RNNClassifier) else m
+            for name, m in net.members.items()
+        }
+        return IntMask(Ensemble(members, net.max_lengths, net.lr_scales)).eval(), False
     return IntMask(net).eval(), True
 
 

@@ -70,6 +70,14 @@ class TextClassifier(L.LightningModule):
             )
             setattr(self, f"{stage}_metrics", metrics)
             setattr(self, f"{stage}_loss", MeanMetric())
+        # an ensemble's members are scored too, so a run shows what each adds
+        self.member_acc = nn.ModuleDict(
+            {
+                f"{stage}_{name}": MulticlassAccuracy(num_classes, average="micro")
+                for stage in ("val", "test")
+                for name in getattr(net, "members", {})
+            }
+        )
         self.val_acc_best = MaxMetric()
         # Saved in checkpoints, so a resumed run continues the best score and, mid-epoch, the
         # running training metrics instead of starting them over.
@@ -81,10 +89,21 @@ class TextClassifier(L.LightningModule):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, attention_mask)
 
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
+
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
-        logits = self(batch["input_ids"], batch["attention_mask"])
         labels = batch["labels"]
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
+        member_logits = getattr(self.net, "member_logits", None)
+        if member_logits is None:
+            logits = self(batch["input_ids"], batch["attention_mask"])
+            loss = training_loss = self._loss(logits, labels)
+        else:
+            members = member_logits(batch["input_ids"], batch["attention_mask"])
+            logits = self.net.combine(members)
+            # members learn from their own losses; the logged loss is the ensemble's
+            training_loss = self._log_members(members, labels, stage)
+            loss = self._loss(logits.detach(), labels)
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
         metrics.update(logits.argmax(dim=-1), labels)
@@ -92,7 +111,18 @@ class TextClassifier(L.LightningModule):
         mean_loss.update(loss.detach(), weight=labels.numel())
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        return training_loss
+
+    def _log_members(
+        self, members: dict[str, torch.Tensor], labels: torch.Tensor, stage: str
+    ) -> torch.Tensor:
+        """Sum of the members' own losses (see models/ensemble.py); scores each member."""
+        for name, logits in members.items():
+            key = f"{stage}_{name}"
+            if key in self.member_acc:
+                self.member_acc[key].update(logits.argmax(dim=-1), labels)
+                self.log(f"{stage}/acc_{name}", self.member_acc[key], on_step=False, on_epoch=True)
+        return sum(self._loss(logits, labels) for logits in members.values())
 
     def on_train_start(self) -> None:
         # The sanity check's few batches must not count towards val/acc_best.
@@ -132,21 +162,29 @@ class TextClassifier(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         # torch checks lr, betas, momentum... only here, long after the config was composed
+        groups = getattr(self.net, "optimizer_groups", None)
+        lr = getattr(self.optimizer_factory, "keywords", {}).get("lr")
+        params = groups(lr) if groups is not None and lr is not None else self.parameters()
         try:
-            optimizer = self.optimizer_factory(params=self.parameters())
+            optimizer = self.optimizer_factory(params=params)
         except ValueError as err:
             raise UserError(f"module.optimizer: {err}") from None
         if self.scheduler_factory is None:
             return optimizer
         kwargs: dict[str, Any] = {}
+        keywords = getattr(self.scheduler_factory, "keywords", {})
         if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
             total = int(self.trainer.estimated_stepping_batches)
             kwargs["total_steps"] = total
-            pct_start = getattr(self.scheduler_factory, "keywords", {}).get("pct_start")
+            pct_start = keywords.get("pct_start")
             if pct_start is not None and pct_start * total == 1:
                 # OneCycleLR would end its warm-up at step 0, a zero-length phase it divides by
                 # (ZeroDivisionError); half a step rounds the warm-up to none instead
                 kwargs["pct_start"] = 0.5 / total
+        max_lr = keywords.get("max_lr")
+        if isinstance(max_lr, (int, float)) and lr and len(optimizer.param_groups) > 1:
+            # one-cycle would peak every group at max_lr; keep each group's lr_scale instead
+            kwargs["max_lr"] = [max_lr * group["lr"] / lr for group in optimizer.param_groups]
         try:
             scheduler = self.scheduler_factory(optimizer, **kwargs)
         except ValueError as err:
