@@ -6,7 +6,7 @@ import pytest
 from config_compose import CONF, compose_config
 
 from textlab import run_files
-from textlab.builders import build
+from textlab.builders import build, build_net
 from textlab.errors import ConfigValueError
 
 GROUPS = (
@@ -42,7 +42,7 @@ def test_every_model_and_tokenizer_builds(tmp_path, model, tokenizer):
     cfg = compose_config(tmp_path, f"model={model}", f"tokenizer={tokenizer}")
     spec = build(cfg.tokenizer, "tokenizer")
     assert spec.kind == tokenizer
-    net = build(cfg.model, "model", vocab_size=100, num_classes=2, pad_id=0)
+    net = build_net(cfg.model, vocab_size=100, num_classes=2, pad_id=0)
     module = build(cfg.module, "module", net=net, num_classes=2)
     assert module.net is net
 
@@ -87,7 +87,7 @@ def test_bad_data_values_name_the_full_key(tmp_path, override, message):
 def test_bad_model_value_names_the_full_key(tmp_path):
     cfg = compose_config(tmp_path, "model.hidden_size=0")
     with pytest.raises(ConfigValueError, match=r"^model\.hidden_size=0: expected a positive"):
-        build(cfg.model, "model", vocab_size=10, num_classes=2, pad_id=0)
+        build_net(cfg.model, vocab_size=10, num_classes=2, pad_id=0)
 
 
 def test_logger_none_builds_a_trainer_without_the_lr_monitor(tmp_path):

@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from hydra.errors import InstantiationException
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from textlab.errors import ConfigValueError, UserError
 
@@ -35,3 +35,16 @@ def build_all(node: DictConfig | None, key: str) -> list[Any]:
     if not node:
         return []
     return [build(child, f"{key}.{name}") for name, child in node.items() if child is not None]
+
+
+def build_net(node: DictConfig, **kwargs: Any) -> Any:
+    """The `model` network; `model.compile: true` compiles it in place (torch.compile).
+
+    In place (`nn.Module.compile`), so parameter names and checkpoints are the same either way.
+    """
+    options = OmegaConf.to_container(node, resolve=True)  # resolved while it has its root
+    compile_net = options.pop("compile", False)
+    net = build(OmegaConf.create(options), "model", **kwargs)
+    if compile_net:
+        net.compile()
+    return net

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from tokenizers import Tokenizer
 from torch import nn
 
-from textlab.builders import build
+from textlab.builders import build_net
 from textlab.errors import UserError
 from textlab.module import CHECKPOINT_KEY
 from textlab.tokenization import pad_id
@@ -47,9 +47,8 @@ class SavedRun:
 
     def build_net(self) -> nn.Module:
         """The trained network, in eval mode, with the checkpoint's weights."""
-        net = build(
-            OmegaConf.create(self.config["model"]),
-            "model",
+        net = build_net(
+            OmegaConf.create({**self.config["model"], "compile": False}),  # eval: not worth it
             vocab_size=self.tokenizer.get_vocab_size(),
             num_classes=len(self.label_names),
             pad_id=pad_id(self.tokenizer),

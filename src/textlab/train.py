@@ -16,7 +16,7 @@ from rich.table import Table
 
 from textlab import distributed, provenance, reports, resume, run_files
 from textlab.atomic import write_json_atomic, write_text_atomic
-from textlab.builders import build, build_all
+from textlab.builders import build, build_all, build_net
 from textlab.checkpoint import SavedRun
 from textlab.fingerprint import fingerprint_json
 from textlab.tokenization import pad_id
@@ -44,9 +44,8 @@ def train(cfg: DictConfig, saved: SavedRun | None = None) -> dict[str, float]:
         tokenizer = spec.load_or_train(train_split.texts, train_fingerprint, cfg.paths.cache_dir)
     datamodule.attach_tokenizer(tokenizer)
 
-    net = build(
+    net = build_net(
         cfg.model,
-        "model",
         vocab_size=tokenizer.get_vocab_size(),
         num_classes=datamodule.num_classes,
         pad_id=pad_id(tokenizer),
