@@ -41,6 +41,12 @@ def test_run_dir_holds_the_contract(two_runs):
     assert all(isinstance(value, float) for value in metrics.values())
     assert 0.0 <= metrics["test/acc"] <= 1.0
     assert metrics["val/acc_best"] >= metrics["val/acc"] - 1e-9
+    # one line per validated epoch, the last one with the final validation accuracy
+    epochs = [
+        line for line in (run_dir / "run.log").read_text().splitlines() if "epoch_log" in line
+    ]
+    assert epochs and "epoch 1/" in epochs[0]
+    assert f"val/acc={metrics['val/acc']:.4f}" in epochs[-1]
 
 
 def test_provenance_records_config_code_versions_and_fingerprints(two_runs):
