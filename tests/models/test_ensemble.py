@@ -98,12 +98,20 @@ def test_null_members_are_dropped_and_bad_member_values_name_the_key(tmp_path):
         build_ensemble(40, 2, 0, none_left)
 
 
-@pytest.mark.parametrize("experiment", ["imdb_lstm", "imdb_transformer"])
-def test_imdb_experiments_build_their_ensembles(tmp_path, experiment):
+@pytest.mark.parametrize(
+    ("experiment", "sequence_members"),
+    [
+        ("imdb_lstm", ["lstm"]),
+        ("imdb_transformer", ["transformer"]),
+        ("imdb_ensemble", ["lstm", "transformer"]),
+    ],
+)
+def test_imdb_experiments_build_their_ensembles(tmp_path, experiment, sequence_members):
     cfg = compose_config(tmp_path, f"experiment={experiment}")
     net = build_net(cfg.model, vocab_size=100, num_classes=2, pad_id=0)
-    kind = experiment.removeprefix("imdb_")
-    assert sorted(net.members) == sorted([kind, "ngram"])
-    assert net.max_lengths["ngram"] is None and net.max_lengths[kind] < cfg.data.max_length
+    assert sorted(net.members) == sorted([*sequence_members, "ngram"])
+    # the bag of n-grams reads whole reviews, the sequence models their own crops
+    assert net.max_lengths["ngram"] is None
+    assert all(net.max_lengths[name] < cfg.data.max_length for name in sequence_members)
     ids = torch.randint(1, 100, (2, 600))
     assert net(ids, torch.ones_like(ids, dtype=torch.bool)).shape == (2, 2)
