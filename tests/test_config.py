@@ -101,3 +101,12 @@ def test_logger_none_builds_a_trainer_without_the_lr_monitor(tmp_path):
     # LearningRateMonitor raises at fit time without a logger, so it must be left out.
     assert not any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks)
     assert trainer.checkpoint_callback is not None
+
+
+def test_model_compile_compiles_in_place_and_keeps_parameter_names(tmp_path):
+    eager = build_net(compose_config(tmp_path, "model=transformer").model, vocab_size=50,
+                      num_classes=2, pad_id=0)  # fmt: skip
+    cfg = compose_config(tmp_path, "model=transformer", "model.compile=true")
+    compiled = build_net(cfg.model, vocab_size=50, num_classes=2, pad_id=0)
+    assert compiled._compiled_call_impl is not None and eager._compiled_call_impl is None
+    assert list(compiled.state_dict()) == list(eager.state_dict())  # checkpoints unchanged

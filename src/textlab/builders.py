@@ -46,5 +46,7 @@ def build_net(node: DictConfig, **kwargs: Any) -> Any:
     compile_net = options.pop("compile", False)
     net = build(OmegaConf.create(options), "model", **kwargs)
     if compile_net:
-        net.compile()
+        # an ensemble's members, as training calls them one by one (TextClassifier._step)
+        for module in getattr(net, "members", {"net": net}).values():
+            module.compile()
     return net

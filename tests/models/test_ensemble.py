@@ -115,3 +115,10 @@ def test_imdb_experiments_build_their_ensembles(tmp_path, experiment, sequence_m
     assert all(net.max_lengths[name] < cfg.data.max_length for name in sequence_members)
     ids = torch.randint(1, 100, (2, 600))
     assert net(ids, torch.ones_like(ids, dtype=torch.bool)).shape == (2, 2)
+
+
+def test_compile_reaches_the_members_that_training_calls(tmp_path):
+    cfg = compose_config(tmp_path, "model=ensemble", "model.compile=true")
+    net = build_net(cfg.model, vocab_size=40, num_classes=2, pad_id=0)
+    # nn.Module.compile marks the module; TextClassifier calls each member, not the ensemble
+    assert all(member._compiled_call_impl is not None for member in net.members.values())
