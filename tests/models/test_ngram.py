@@ -4,12 +4,14 @@ import pytest
 import torch
 
 from textlab.errors import ConfigValueError
-from textlab.models.ngram import NgramClassifier
+from textlab.models.ngram import NgramClassifier, distinct
 
 
-def model(ngram: int = 2, buckets: int = 1000) -> NgramClassifier:
+def model(ngram: int = 2, buckets: int = 1000, binary: bool = False) -> NgramClassifier:
     torch.manual_seed(0)
-    return NgramClassifier(vocab_size=50, num_classes=2, pad_id=0, ngram=ngram, buckets=buckets)
+    return NgramClassifier(
+        vocab_size=50, num_classes=2, pad_id=0, ngram=ngram, buckets=buckets, binary=binary
+    )
 
 
 def test_padding_does_not_change_the_logits():
@@ -28,6 +30,22 @@ def test_counts_every_token_and_every_real_ngram_and_hashes_into_the_buckets():
     grams = gram_ids[real]
     assert (grams[:4] == ids[0, :4]).all()
     assert ((grams[4:] >= 50) & (grams[4:] < 50 + 17)).all()
+
+
+def test_distinct_keeps_each_real_id_once_per_row():
+    ids = torch.tensor([[4, 9, 4, 4, 7, 0], [3, 3, 3, 0, 0, 0]])
+    real = torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    kept, first = distinct(ids, real)
+    assert [sorted(kept[row][first[row]].tolist()) for row in range(2)] == [[4, 7, 9], [3]]
+    assert (kept >= 0).all()  # padding must still be a valid row for EmbeddingBag
+
+
+def test_binary_counts_a_repeated_phrase_once():
+    # the same distinct tokens and bigrams, repeated a different number of times
+    short, long = torch.tensor([[5, 6, 5, 6, 0, 0]]), torch.tensor([[5, 6, 5, 6, 5, 6]])
+    binary, counted = model(ngram=2, binary=True).eval(), model(ngram=2).eval()
+    assert torch.allclose(binary(short, short != 0), binary(long, long != 0), atol=1e-6)
+    assert not torch.allclose(counted(short, short != 0), counted(long, long != 0), atol=1e-6)
 
 
 def test_bigrams_see_neighbour_order_but_unigrams_do_not():
@@ -56,7 +74,12 @@ def test_learns_that_a_bigram_flips_the_label():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"ngram": 4}, "ngram=4"), ({"buckets": 0}, "buckets=0"), ({"dropout": 1.0}, "dropout=1.0")],
+    [
+        ({"ngram": 4}, "ngram=4"),
+        ({"buckets": 0}, "buckets=0"),
+        ({"dropout": 1.0}, "dropout=1.0"),
+        ({"binary": "yes"}, "binary='yes'"),
+    ],
 )
 def test_bad_values_name_the_argument(kwargs, message):
     with pytest.raises(ConfigValueError, match=f"^{message}: expected"):

@@ -28,6 +28,7 @@ class NgramClassifier(nn.Module):
         buckets: int = 1 << 20,
         embedding_dim: int = 16,
         dropout: float = 0.0,
+        binary: bool = False,
     ) -> None:
         super().__init__()
         require(vocab_size >= 1, "vocab_size", vocab_size, "a positive integer")
@@ -35,10 +36,12 @@ class NgramClassifier(nn.Module):
         for key, value in (("buckets", buckets), ("embedding_dim", embedding_dim)):
             require(isinstance(value, int) and value > 0, key, value, "a positive integer")
         require(0.0 <= dropout < 1.0, "dropout", dropout, "a number in [0, 1)")
+        require(isinstance(binary, bool), "binary", binary, "true or false")
         self.vocab_size = vocab_size
         self.ngram = ngram
         self.buckets = buckets
         self.pad_id = pad_id
+        self.binary = binary
         rows = vocab_size + (buckets if ngram > 1 else 0)
         self.embedding = nn.EmbeddingBag(rows, embedding_dim, mode="sum")
         # small init: Adam moves each row by about lr per step, so unit-scale rows would
@@ -62,7 +65,21 @@ class NgramClassifier(nn.Module):
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Logits (B, C) from `input_ids` (B, T) and `attention_mask` (B, T), True on tokens."""
         ids, real = self.gram_ids(input_ids.long(), attention_mask.bool())
+        if self.binary:
+            ids, real = distinct(ids, real)
         weights = real.to(self.embedding.weight.dtype)
         summed = self.embedding(ids, per_sample_weights=weights)  # (B, E), padding weighs 0
         pooled = summed / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
         return self.head(self.dropout(pooled))
+
+
+def distinct(ids: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
+    """The same bag with each row id kept once per review (`real` False on the repeats).
+
+    NBSVM's binarised features: whether a review says "great" matters, how often it says it
+    adds mostly length. Sorting brings repeats side by side; padding sorts first as -1.
+    """
+    ids = ids.masked_fill(~real, -1).sort(dim=1).values
+    first = torch.ones_like(real)
+    first[:, 1:] = ids[:, 1:] != ids[:, :-1]
+    return ids.clamp(min=0), first & (ids >= 0)
