@@ -15,6 +15,7 @@ from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textlab.callbacks.finite_loss import FiniteLossCheck
+from textlab.callbacks.log_count_ratios import LogCountRatios
 from textlab.errors import UserError, require
 
 STAGES = ("train", "val", "test")
@@ -157,8 +158,12 @@ class TextClassifier(L.LightningModule):
         return self(batch["input_ids"], batch["attention_mask"]).float().softmax(dim=-1)
 
     def configure_callbacks(self) -> list[Callback]:
-        # Part of the loss's contract, so it holds whichever `callbacks=` group a run picks.
-        return [FiniteLossCheck()] if self.hparams.check_finite_loss else []
+        # Part of the loss's and the model's contracts, so they hold whichever `callbacks=`
+        # group a run picks.
+        callbacks: list[Callback] = [FiniteLossCheck()] if self.hparams.check_finite_loss else []
+        if any(getattr(module, "naive_bayes", False) for module in self.net.modules()):
+            callbacks.append(LogCountRatios())
+        return callbacks
 
     def configure_optimizers(self) -> Any:
         # torch checks lr, betas, momentum... only here, long after the config was composed
@@ -182,7 +187,7 @@ class TextClassifier(L.LightningModule):
                 # (ZeroDivisionError); half a step rounds the warm-up to none instead
                 kwargs["pct_start"] = 0.5 / total
         max_lr = keywords.get("max_lr")
-        if isinstance(max_lr, (int, float)) and lr and len(optimizer.param_groups) > 1:
+        if isinstance(max_lr, (int, float)) and lr and groups is not None:
             # one-cycle would peak every group at max_lr; keep each group's lr_scale instead
             kwargs["max_lr"] = [max_lr * group["lr"] / lr for group in optimizer.param_groups]
         try:

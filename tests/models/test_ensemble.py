@@ -72,8 +72,11 @@ def test_module_trains_each_member_on_its_own_loss():
             assert torch.allclose(got, expected.grad, atol=1e-6)
 
 
-def test_lr_scale_survives_the_one_cycle_schedule():
-    ensemble = Ensemble(members(), lr_scales={"ngram": 5.0})
+@pytest.mark.parametrize("dropped", [None, "lstm"])
+def test_lr_scale_survives_the_one_cycle_schedule(dropped):
+    # a lone member (the others set to null) is one parameter group, and still scaled
+    kept = {name: net for name, net in members().items() if name != dropped}
+    ensemble = Ensemble(kept, lr_scales={"ngram": 5.0})
     scheduler = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-3)
     module = TextClassifier(
         ensemble, 2, optimizer=partial(torch.optim.AdamW, lr=1e-3), scheduler=scheduler
@@ -81,7 +84,7 @@ def test_lr_scale_survives_the_one_cycle_schedule():
     module._trainer = SimpleNamespace(estimated_stepping_batches=10)  # what fit() would set
     optimizer = module.configure_optimizers()["optimizer"]
     peaks = [group["max_lr"] for group in optimizer.param_groups]
-    assert peaks == pytest.approx([1e-3, 5e-3])
+    assert peaks == pytest.approx([1e-3, 5e-3] if dropped is None else [5e-3])
 
 
 def test_null_members_are_dropped_and_bad_member_values_name_the_key(tmp_path):
