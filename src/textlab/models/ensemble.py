@@ -56,6 +56,13 @@ class Ensemble(nn.Module):
             out[name] = member(input_ids[:, crop], attention_mask[:, crop])
         return out
 
+    def observe(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor) -> None:
+        """Pass a training batch to members that count statistics (models/ngram.py), cropped."""
+        for name, member in self.members.items():
+            if hasattr(member, "observe"):
+                crop = slice(None, self.max_lengths[name])
+                member.observe(input_ids[:, crop], attention_mask[:, crop], labels)
+
     @staticmethod
     def combine(member_logits: Mapping[str, Tensor]) -> Tensor:
         """log(mean of member probabilities): (B, C) logits whose softmax is the average."""
