@@ -116,7 +116,7 @@ def exportable(net: nn.Module) -> tuple[nn.Module, bool]:
             name: PackFreeRNN(m) if isinstance(m, RNNClassifier) else m
             for name, m in net.members.items()
         }
-        return IntMask(Ensemble(members, net.max_lengths, net.lr_scales)).eval(), False
+        return IntMask(Ensemble(members, net.max_lengths, net.lr_scales, net.weights)).eval(), False
     return IntMask(net).eval(), True
 
 

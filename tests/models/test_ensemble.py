@@ -51,6 +51,14 @@ def test_softmax_of_the_output_is_the_mean_of_member_probabilities():
     assert torch.allclose(ensemble(ids, mask).softmax(-1), expected, atol=1e-6)
 
 
+def test_weights_set_each_members_share_of_the_average():
+    ensemble = Ensemble(members(), weights={"lstm": 0.25}).eval()
+    ids, mask = batch()
+    lstm, ngram = (m(ids, mask).softmax(-1) for m in ensemble.members.values())
+    expected = (0.25 * lstm + 1.0 * ngram) / 1.25
+    assert torch.allclose(ensemble(ids, mask).softmax(-1), expected, atol=1e-6)
+
+
 def test_each_member_reads_its_own_crop():
     short, full = SeenLength([0.0, 1.0]), SeenLength([1.0, 0.0])
     ensemble = Ensemble({"short": short, "full": full}, max_lengths={"short": 3})
@@ -94,6 +102,10 @@ def test_null_members_are_dropped_and_bad_member_values_name_the_key(tmp_path):
 
     cfg = compose_config(tmp_path, "model=ensemble", "model.members.lstm.net.hidden_size=0")
     with pytest.raises(ConfigValueError, match=r"^model\.members\.lstm\.net\.hidden_size=0: exp"):
+        build_net(cfg.model, vocab_size=40, num_classes=2, pad_id=0)
+
+    cfg = compose_config(tmp_path, "model=ensemble", "model.members.lstm.weight=0")
+    with pytest.raises(ConfigValueError, match=r"^model\.members\.lstm\.weight=0\.0: exp"):
         build_net(cfg.model, vocab_size=40, num_classes=2, pad_id=0)
 
     none_left = OmegaConf.create({"a": None})

@@ -5,6 +5,8 @@ those it would get trained alone on the same batches; training them on the avera
 instead lets them co-adapt, which ensembles generalise worse for. Members differ in what they
 read: `max_lengths` crops a member's input (a bag of n-grams can afford the whole review, an
 LSTM cannot), and `lr_scales` multiplies the optimiser's learning rate for its parameters.
+`weights` set each member's share of the averaged probability: a weaker, more confident member
+at full weight pulls a stronger one down.
 """
 
 from __future__ import annotations
@@ -30,14 +32,18 @@ class Ensemble(nn.Module):
         members: Mapping[str, nn.Module],
         max_lengths: Mapping[str, int | None] | None = None,
         lr_scales: Mapping[str, float] | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         require(len(members) >= 1, "members", dict(members), "at least one member")
         self.members = nn.ModuleDict(members)
         self.max_lengths = {name: (max_lengths or {}).get(name) for name in members}
         self.lr_scales = {name: float((lr_scales or {}).get(name, 1.0)) for name in members}
+        self.weights = {name: float((weights or {}).get(name, 1.0)) for name in members}
         for name in members:
             length, scale = self.max_lengths[name], self.lr_scales[name]
+            weight = self.weights[name]
+            require(weight > 0, f"members.{name}.weight", weight, "a positive number")
             require(
                 length is None or length >= 1,
                 f"members.{name}.max_length",
@@ -63,13 +69,16 @@ class Ensemble(nn.Module):
                 crop = slice(None, self.max_lengths[name])
                 member.observe(input_ids[:, crop], attention_mask[:, crop], labels)
 
-    @staticmethod
-    def combine(member_logits: Mapping[str, Tensor]) -> Tensor:
-        """log(mean of member probabilities): (B, C) logits whose softmax is the average."""
+    def combine(self, member_logits: Mapping[str, Tensor]) -> Tensor:
+        """log(weighted mean of member probabilities): (B, C) logits whose softmax is it."""
+        total = sum(self.weights[name] for name in member_logits)
         stacked = torch.stack(
-            [logits.float().log_softmax(dim=-1) for logits in member_logits.values()]
+            [
+                logits.float().log_softmax(dim=-1) + math.log(self.weights[name] / total)
+                for name, logits in member_logits.items()
+            ]
         )
-        return stacked.logsumexp(dim=0) - math.log(len(member_logits))
+        return stacked.logsumexp(dim=0)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         return self.combine(self.member_logits(input_ids, attention_mask))
@@ -84,7 +93,7 @@ class Ensemble(nn.Module):
 
 def build_ensemble(vocab_size: int, num_classes: int, pad_id: int, members: DictConfig) -> Ensemble:
     """Hydra entry point (`_recursive_: false`): each `members.<name>.net` is a model config."""
-    nets, max_lengths, lr_scales = {}, {}, {}
+    nets, max_lengths, lr_scales, weights = {}, {}, {}, {}
     for name, spec in members.items():
         if spec is None:  # dropped from the command line: model.members.<name>=null
             continue
@@ -99,5 +108,6 @@ def build_ensemble(vocab_size: int, num_classes: int, pad_id: int, members: Dict
             raise
         max_lengths[name] = spec.get("max_length")
         lr_scales[name] = spec.get("lr_scale", 1.0)
+        weights[name] = spec.get("weight", 1.0)
     require(bool(nets), "members", dict(members or {}), "at least one member that is not null")
-    return Ensemble(nets, max_lengths, lr_scales)
+    return Ensemble(nets, max_lengths, lr_scales, weights)
