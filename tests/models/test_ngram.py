@@ -2,7 +2,9 @@
 
 import pytest
 import torch
+from config_compose import compose_config
 
+from textlab.builders import build_net
 from textlab.errors import ConfigValueError
 from textlab.models.ngram import NgramClassifier, distinct
 
@@ -84,3 +86,10 @@ def test_learns_that_a_bigram_flips_the_label():
 def test_bad_values_name_the_argument(kwargs, message):
     with pytest.raises(ConfigValueError, match=f"^{message}: expected"):
         NgramClassifier(vocab_size=10, num_classes=2, pad_id=0, **kwargs)
+
+
+def test_imdb_ngram_experiment_builds_nbsvm_features(tmp_path):
+    cfg = compose_config(tmp_path, "experiment=imdb_ngram")
+    net = build_net(cfg.model, vocab_size=100, num_classes=2, pad_id=0)
+    assert (net.ngram, net.binary, net.naive_bayes) == (3, True, True)
+    assert cfg.module.optimizer.lr == 2e-2
