@@ -54,7 +54,9 @@ def write_tiny_checkpoint(path: Path, tokenizer, model: dict, max_length: int = 
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(module, train_dataloaders=loader)
+    data = L.LightningDataModule()  # as run.py trains; NBSVM ratios are counted from one
+    data.train_dataloader = lambda: loader
+    trainer.fit(module, datamodule=data)
     trainer.save_checkpoint(path)
     return path
 

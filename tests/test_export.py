@@ -36,7 +36,15 @@ MODELS = {
     "transformer": TRANSFORMER,
     "bow": {"_target_": "textlab.models.bow.BagOfWordsClassifier", "embedding_dim": 8},
 }
-NGRAM = {"_target_": "textlab.models.ngram.NgramClassifier", "buckets": 512, "embedding_dim": 8}
+# NBSVM features as in the IMDb experiments; the fixture gives the bag random log-count ratios
+NGRAM = {
+    "_target_": "textlab.models.ngram.NgramClassifier",
+    "ngram": 3,
+    "buckets": 512,
+    "embedding_dim": 8,
+    "binary": True,
+    "naive_bayes": True,
+}
 # the shipped IMDb shapes: an RNN member (TorchScript path) or a transformer (torch.export),
 # each cropped, beside a bag of n-grams reading everything
 for name, member in (("lstm", MODELS["lstm"]), ("transformer", TRANSFORMER)):
@@ -69,10 +77,22 @@ def exported(request, tmp_path_factory, bpe_tokenizer):
     pytest.importorskip("onnxruntime")
     folder = tmp_path_factory.mktemp(request.param)
     checkpoint = write_tiny_checkpoint(folder / "model.ckpt", bpe_tokenizer, MODELS[request.param])
+    fit_random_ratios(checkpoint)
     saved = load_checkpoint(checkpoint)
     cfg = OmegaConf.create({"paths": {"output_dir": str(folder / "run")}})
     info = export(cfg, saved)
     return folder / "run", saved, info
+
+
+def fit_random_ratios(checkpoint) -> None:
+    """Ratios far from the tiny corpus's near-uniform ones, so export must carry the buffer."""
+    state = torch.load(checkpoint, weights_only=False)
+    ratios = [key for key in state["state_dict"] if key.endswith("log_ratio")]
+    torch.manual_seed(1)
+    for key in ratios:
+        state["state_dict"][key] = torch.randn_like(state["state_dict"][key])
+        state["state_dict"][key.replace("log_ratio", "ratio_fitted")].fill_(True)
+    torch.save(state, checkpoint)
 
 
 def test_export_writes_model_tokenizer_and_info(exported):
