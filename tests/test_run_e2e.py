@@ -1,6 +1,7 @@
 """`python run.py` as a user runs it: a real process, a real run dir."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -102,3 +103,14 @@ def test_wrong_option_name_lists_the_valid_options(tmp_path):
     assert proc.returncode != 0
     assert "Could not find 'model/lstmm'" in proc.stderr
     assert "lstm" in proc.stderr and "bow" in proc.stderr
+
+
+def test_rerun_into_the_same_run_dir_replaces_its_checkpoints(two_runs, tmp_path):
+    """`hydra.run.dir` reused: still checkpoints/best.ckpt, not a stale one beside best-v1.ckpt."""
+    first, _ = two_runs[0]
+    reused = tmp_path / "reused"
+    shutil.copytree(first, reused)
+    run_py("debug=fast", "seed=8", f"hydra.run.dir={reused}", cache=tmp_path / "cache", check=True)
+    assert sorted(p.name for p in (reused / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    best = torch.load(reused / "checkpoints/best.ckpt", weights_only=True)
+    assert best["textlab"]["config"]["seed"] == 8
