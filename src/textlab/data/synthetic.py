@@ -20,6 +20,7 @@ import math
 import random
 from typing import NamedTuple
 
+from textlab.data import filler as neutral
 from textlab.data import lexicon as lex
 from textlab.errors import require
 
@@ -228,15 +229,15 @@ def compose_opinions(rng: random.Random, label: int) -> list[str]:
 def _filler(rng: random.Random, title: str) -> str:
     """One neutral sentence: plot summary, cast or production facts."""
     slots: dict[str, object] = {"title": title}
-    slots |= {name: rng.choice(words) for name, words in lex.FILLER_WORDS.items()}
-    slots |= {name: rng.randint(*span) for name, span in lex.FILLER_NUMBERS.items()}
+    slots |= {name: rng.choice(words) for name, words in neutral.SLOT_WORDS.items()}
+    slots |= {name: rng.randint(*span) for name, span in neutral.SLOT_NUMBERS.items()}
     # events and actions carry their own {place}/{n}/{relative} slots
-    text = rng.choice(lex.FILLER_TEMPLATES).format(**slots)
+    text = rng.choice(neutral.TEMPLATES).format(**slots)
     return text.format(**slots)
 
 
 def _title(rng: random.Random) -> str:
-    first, second = rng.sample(lex.TITLE_WORDS, 2)
+    first, second = rng.sample(neutral.TITLE_WORDS, 2)
     return rng.choice((f"the {first} {second}", f"{first} {second}", f"the {first}"))
 
 
