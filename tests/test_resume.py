@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from textlab.checkpoint import SavedRun
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
+from textlab.data.synthetic import SyntheticReviews
 from textlab.errors import UserError
 from textlab.models.lstm import RNNClassifier
 from textlab.module import TextClassifier
@@ -241,16 +242,44 @@ EVERY_SAVE = "callbacks.model_checkpoint.monitor=null"
 MID_EPOCH = "+callbacks.last_checkpoint.every_n_train_steps=3"
 
 
+def streamed_reviews(folder: Path) -> tuple[str, ...]:
+    """Overrides for a run that streams 400 embedded-corpus reviews from JSONL files."""
+    splits = SyntheticReviews(train_size=400, test_size=100, max_words=60, seed=3).load()
+    for name, (texts, labels) in splits.items():
+        rows = [json.dumps({"text": t, "label": y}) for t, y in zip(texts, labels, strict=True)]
+        (folder / f"{name}.jsonl").write_text("\n".join(rows) + "\n")
+    return (
+        "data=text_files",
+        f"data.train={folder / 'train.jsonl'}",
+        f"data.test={folder / 'test.jsonl'}",
+        "data.streaming=true",
+        "data.shuffle_buffer=64",
+        "data.batch_size=32",
+        "tokenizer.vocab_size=500",
+    )
+
+
+# Epoch-end and mid-epoch kills of a run on length-bucketed batches (the embedded corpus's
+# default), and a mid-epoch kill of a streamed run, whose loader re-reads and drops the batches
+# already trained on.
+KILLS = {
+    "epoch-end": ("debug=fast", "data.bucketing=true"),
+    "mid-epoch": ("debug=fast", "data.bucketing=true", MID_EPOCH),
+    "streaming-mid-epoch": (MID_EPOCH,),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [(), (MID_EPOCH,)], ids=["epoch-end", "mid-epoch"])
-def test_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, extra):
+@pytest.mark.parametrize("kill", list(KILLS))
+def test_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, kill):
     """kill -9 once last.ckpt exists, resume with only ckpt_path=: same metrics and weights."""
-    # length-bucketed batches (the embedded corpus's default), so a mid-epoch resume must skip
-    # exactly the bucketed batches already trained on
-    config = ("debug=fast", "data.bucketing=true", "trainer.max_epochs=3", "seed=9", EVERY_SAVE)
-    config = (*config, *extra)
+    epochs = 2 if kill.startswith("streaming") else 3
+    data = streamed_reviews(tmp_path) if kill.startswith("streaming") else ()
+    config = (*data, *KILLS[kill], f"trainer.max_epochs={epochs}", "seed=9", EVERY_SAVE)
     cache = tmp_path / "cache"
     finished(run_py(*config, f"hydra.run.dir={tmp_path / 'full'}", cache=cache))
+    full_last = torch.load(tmp_path / "full/checkpoints/last.ckpt", weights_only=True)
+    per_epoch = full_last["global_step"] // epochs
 
     killed_dir = tmp_path / "killed"
     proc = run_py(*config, f"hydra.run.dir={killed_dir}", cache=cache)
@@ -262,8 +291,8 @@ def test_run_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, extra):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (killed_dir / "metrics.json").exists()
     step = torch.load(last, weights_only=True)["global_step"]
-    assert step < 10, "killed too late to test a resume"  # 5 steps per epoch
-    assert (step % 5 != 0) == bool(extra), step
+    assert step < 2 * per_epoch, "killed too late to test a resume"
+    assert (step % per_epoch != 0) == (MID_EPOCH in config), step
 
     resumed_dir = tmp_path / "resumed"
     finished(run_py(f"ckpt_path={last}", f"hydra.run.dir={resumed_dir}", cache=cache))

@@ -9,6 +9,7 @@ import pytest
 from torch.utils.data import DataLoader
 
 from textlab.data.streaming import (
+    EpochLoader,
     FilePerExample,
     StreamingTextDataset,
     buffer_shuffle,
@@ -72,6 +73,26 @@ def test_shuffle_buffer_changes_order_between_epochs_but_not_the_examples(files)
     assert orders[0] != orders[1]
     assert sorted(orders[0]) == sorted(orders[1]) == sorted(NAMES)
     assert orders[0] == orders[2]  # seed + epoch fixes the order
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_mid_epoch_resume_yields_the_rest_of_that_epoch(files, workers):
+    """Restored at batch 3 of epoch 1, the loader skips what was trained on and goes on."""
+
+    def loader() -> EpochLoader:
+        dataset = StreamingTextDataset(files, TOKENIZER, 8, 4, shuffle=True, seed=3, buffer_size=6)
+        return EpochLoader(
+            dataset, batch_size=None, num_workers=workers, collate_fn=identity, epoch_fn=lambda: 1
+        )
+
+    def names(batches) -> list[list[str]]:
+        return [[TOKENIZER.id_to_token(int(item["input_ids"][1])) for item in b] for b in batches]
+
+    whole = names(loader())
+    resumed = loader()
+    resumed.load_state_dict({"batches_served": 3})
+    assert names(resumed) == whole[3:]
+    assert resumed.state_dict() == {"batches_served": len(whole)}
 
 
 def test_without_shuffle_the_order_is_file_order(files):
