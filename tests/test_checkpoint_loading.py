@@ -10,6 +10,7 @@ import pytest
 import torch
 from cli_runner import assert_one_line_error, run_py
 from omegaconf import OmegaConf
+from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
 from textlab.builders import build
@@ -46,14 +47,7 @@ def write_tiny_checkpoint(path: Path, tokenizer, model: dict, max_length: int = 
         batch_size=2,
         collate_fn=PaddingCollator(pad_id(tokenizer)),
     )
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_steps=1)
     data = L.LightningDataModule()  # as run.py trains; NBSVM ratios are counted from one
     data.train_dataloader = lambda: loader
     trainer.fit(module, datamodule=data)

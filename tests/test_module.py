@@ -1,7 +1,7 @@
 from functools import partial
 
-import lightning as L
 import torch
+from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
 from textlab.data.collate import PaddingCollator
@@ -25,17 +25,6 @@ def tiny_loader() -> DataLoader:
     labels = [1, 0, 1, 0, 1, 0]
     dataset = TokenizedDataset.from_sequences(sequences, labels)
     return DataLoader(dataset, batch_size=3, collate_fn=PaddingCollator(pad_id=0))
-
-
-def quiet_trainer(**kwargs) -> L.Trainer:
-    return L.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **kwargs,
-    )
 
 
 def test_module_learns_a_tiny_task_and_logs_every_stage_metric():

@@ -14,6 +14,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import OmegaConf
+from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader, DistributedSampler
 
 from textlab.checkpoint import SavedRun
@@ -102,12 +103,8 @@ def tiny_module(init_seed: int, scheduler: str) -> TextClassifier:
 def fit(ckpt_path=None, callbacks=(), max_epochs=3, init_seed=0, scheduler="onecycle"):
     """Fit the tiny module with the callbacks train.py adds; returns (module, trainer)."""
     module = tiny_module(init_seed, scheduler)
-    trainer = L.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=max_epochs,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         num_sanity_val_steps=0,
         # Only the checkpoints a test asks for; Lightning's default one would land in the cwd.
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),

@@ -5,6 +5,7 @@ import math
 import lightning as L
 import pytest
 import torch
+from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
 from textlab.data.collate import PaddingCollator
@@ -47,15 +48,7 @@ class FittedAtStart(L.Callback):
 
 def fit(net: torch.nn.Module, callback: L.Callback | None = None) -> None:
     module = TextClassifier(net, num_classes=2, optimizer=lambda params: torch.optim.SGD(params))
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[callback] if callback else [],
-    )
+    trainer = quiet_trainer(max_epochs=1, callbacks=[callback] if callback else [])
     trainer.fit(module, datamodule=Reviews())
 
 
