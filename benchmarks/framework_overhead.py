@@ -33,8 +33,8 @@ from attention_speed import machine  # benchmarks/ is on sys.path when run as a 
 from torch.utils.data import DataLoader
 
 from textlab.data.datamodule import TextDataModule
-from textlab.data.synthetic import SyntheticReviews
-from textlab.models.lstm import RNNClassifier
+from textlab.data.sources.synthetic import SyntheticReviews
+from textlab.models.rnn import RNNClassifier
 from textlab.module import TextClassifier
 from textlab.tokenization import TokenizerSpec, pad_id
 

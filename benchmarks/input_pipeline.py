@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from attention_speed import machine  # benchmarks/ is on sys.path when run as a script
 
 from textlab.data.datamodule import TextDataModule
-from textlab.data.imdb import imdb_datamodule
-from textlab.data.synthetic import SyntheticReviews
-from textlab.models.lstm import RNNClassifier
+from textlab.data.sources.imdb import imdb_datamodule
+from textlab.data.sources.synthetic import SyntheticReviews
+from textlab.models.rnn import RNNClassifier
 from textlab.tokenization import TokenizerSpec, pad_id
 
 

@@ -5,10 +5,10 @@
     python benchmarks/knobs.py --device cuda                  # on a GPU machine
 
 Each knob is one config override, composed with conf/ in-process as `run.py` would:
-precision (trainer.precision 32-true → bf16-mixed), compile (model.compile false → true),
+precision (trainer.precision 32-true → bf16-mixed), compile (module.compile false → true),
 num_workers (data.num_workers 0 → 2; the datamodule makes them persistent), pin_memory
 (data.pin_memory false → true), every other setting at its default. Objects are built as
-train.py builds them (`build`, `build_net`, the config's Trainer) over the embedded corpus
+modes/train.py builds them (`build`, `build_net`, the config's Trainer) over the embedded corpus
 (`--train-size` reviews before the validation carve); only the Trainer is told to stop after
 `warmup + steps` steps, skip validation and write nothing. The tokenizer is trained once and
 the token ids are cached in a temporary cache_dir, so no round pays for them. A round is one
@@ -39,14 +39,16 @@ from attention_speed import machine  # benchmarks/ is on sys.path when run as a 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from textlab.builders import build, build_net
+from textlab.base.instantiate import build
+from textlab.base.run_files import register_resolver
 from textlab.data.datamodule import TextDataModule
+from textlab.models.factory import build_net
 from textlab.tokenization import pad_id
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 KNOBS = {
     "precision": ("trainer.precision=32-true", "trainer.precision=bf16-mixed"),
-    "compile": ("model.compile=false", "model.compile=true"),
+    "compile": ("module.compile=false", "module.compile=true"),
     "num_workers": ("data.num_workers=0", "data.num_workers=2"),
     "pin_memory": ("data.pin_memory=false", "data.pin_memory=true"),
 }
@@ -75,14 +77,15 @@ def compose_config(args: argparse.Namespace, root: str, knob_override: str) -> D
         f"paths.output_dir={root}/run",
         f"paths.cache_dir={root}/cache",
         f"model={args.model}",
-        f"data.source.train_size={args.train_size}",
-        "data.source.test_size=100",
+        f"data.train_size={args.train_size}",
+        "data.test_size=100",
         f"tokenizer.vocab_size={args.vocab_size}",
         f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
         "logger=none",
         "callbacks=none",
         knob_override,
     ]
+    register_resolver()  # as run.py does
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose("config", overrides=overrides)
 
@@ -117,7 +120,7 @@ def compiled_graphs() -> int:
 
 
 def make_net(cfg: DictConfig, dm: TextDataModule):
-    """The configured network for `dm`'s tokenizer and labels, as train.py builds it."""
+    """The configured network for `dm`'s tokenizer and labels, as modes/train.py builds it."""
     assert dm.tokenizer is not None
     vocab, pad = dm.tokenizer.get_vocab_size(), pad_id(dm.tokenizer)
     return build_net(cfg.model, vocab_size=vocab, num_classes=dm.num_classes, pad_id=pad)

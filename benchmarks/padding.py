@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from textlab.data.bucketing import LengthBucketSampler
-from textlab.data.imdb import imdb_datamodule
+from textlab.data.sources.imdb import imdb_datamodule
 from textlab.tokenization import TokenizerSpec
 
 

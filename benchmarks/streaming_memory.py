@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from textlab.data.synthetic import generate_reviews
-from textlab.data.text_files import text_files_datamodule
+from textlab.data.sources.synthetic import generate_reviews
+from textlab.data.sources.text_files import text_files_datamodule
 from textlab.tokenization import TokenizerSpec
 
 MB = 1 << 20

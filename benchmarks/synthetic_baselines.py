@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from textlab.data.synthetic import SyntheticReviews
+from textlab.data.sources.synthetic import SyntheticReviews
 
 MAX_TOKENS = 256
 PAD, UNK = 0, 1

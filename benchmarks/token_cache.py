@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 
-from textlab.data.imdb import imdb_datamodule
+from textlab.data.sources.imdb import imdb_datamodule
 from textlab.tokenization import TokenizerSpec
 
 

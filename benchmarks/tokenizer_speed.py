@@ -37,9 +37,9 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 
 from textlab.data.datamodule import TextDataModule
 from textlab.data.dataset import TokenizedDataset
-from textlab.data.imdb import imdb_datamodule
+from textlab.data.sources.imdb import imdb_datamodule
+from textlab.data.sources.synthetic import SyntheticReviews
 from textlab.data.splits import TextSplit
-from textlab.data.synthetic import SyntheticReviews
 from textlab.tokenization import TokenizerSpec
 
 SEED = 42  # conf/config.yaml: also chooses the validation carve

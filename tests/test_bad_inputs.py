@@ -15,31 +15,27 @@ import pytest
 import torch
 from cli_runner import assert_one_line_error, run_py
 from config_compose import compose_config
+from jsonl_files import write_jsonl
 
-from textlab import run_files
-from textlab.builders import build
-from textlab.checkpoint import load_checkpoint
+from textlab.base import run_files
+from textlab.base.errors import ConfigValueError, UserError
+from textlab.base.instantiate import build
+from textlab.checkpoint.format import CHECKPOINT_KEY, load_checkpoint
 from textlab.data import token_cache
 from textlab.data.dataset import TokenizedDataset
-from textlab.data.imdb import AclImdb
 from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats
+from textlab.data.sources.imdb import AclImdb
+from textlab.data.sources.text_files import TextFiles, text_files_datamodule
 from textlab.data.splits import TextSplit, carve_validation
-from textlab.data.text_files import TextFiles, text_files_datamodule
-from textlab.errors import ConfigValueError, UserError
-from textlab.models.lstm import RNNClassifier
+from textlab.models.rnn import RNNClassifier
+from textlab.modes.predict import read_reviews
 from textlab.module import TextClassifier
-from textlab.predict import read_reviews
 from textlab.tokenization import TokenizerSpec
 
 TEN_MB = "word " * 2_000_000
 ROWS = [
     {"text": f"review {i} " + ("fine" if i % 2 else "dull"), "label": "ab"[i % 2]} for i in range(8)
 ]
-
-
-def write_jsonl(path: Path, rows: list[dict], raw_lines: tuple[str, ...] = ()) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows) + "".join(raw_lines))
-    return path
 
 
 def make_imdb(root: Path, per_class: int = 3) -> Path:
@@ -264,10 +260,18 @@ def test_skip_counts_land_in_the_run_dir_and_run_log_of_a_real_run(tmp_path):
 # --- config ---------------------------------------------------------------------------------
 
 
-def test_file_backed_data_writes_its_report_into_the_run_dir(tmp_path):
-    for option in ("imdb", "text_files"):
-        cfg = compose_config(tmp_path, f"data={option}")
-        assert cfg.data.report_dir == cfg.paths.output_dir
+@pytest.mark.parametrize("option", ["imdb", "text_files"])
+def test_file_backed_data_writes_its_report_into_the_run_dir(tmp_path, option):
+    data = {
+        "imdb": f"data.root={make_imdb(tmp_path / 'aclImdb')}",
+        "text_files": f"data.train={write_jsonl(tmp_path / 'train.jsonl', ROWS)}",
+    }
+    cfg = compose_config(tmp_path, f"data={option}", data[option], "data.val_fraction=0.5")
+    build(cfg.data, "data").splits()
+    report = json.loads((Path(cfg.paths.output_dir) / run_files.SKIPPED).read_text())
+    # every record of the training files (2 x 3 reviews, or 8 rows), none skipped
+    assert report["train"]["kept"] == {"imdb": 6, "text_files": len(ROWS)}[option]
+    assert report["train"]["skipped"] == {}
 
 
 def test_invalid_learning_rate_is_one_line_error_naming_the_key():
@@ -327,14 +331,14 @@ def test_unwritable_output_dir_is_one_line_error_for_file_backed_data(tmp_path):
 
 
 def test_unwritable_output_dir_is_one_line_error_for_the_embedded_corpus(tmp_path, capsys):
-    from textlab import cli
+    from textlab.app import main as cli
 
     (tmp_path / "a-file").write_text("")
     cfg = compose_config(
         tmp_path,
         "debug=fast",
-        "data.source.train_size=40",
-        "data.source.test_size=10",
+        "data.train_size=40",
+        "data.test_size=10",
         "logger=none",
         "callbacks=none",
         f"paths.output_dir={tmp_path / 'a-file' / 'run'}",
@@ -364,9 +368,9 @@ def test_a_checkpoint_carrying_code_is_refused_in_one_line_and_never_runs(tmp_pa
 
 def test_a_corrupt_tokenizer_inside_a_checkpoint_is_one_line_naming_the_file(tmp_path):
     path = tmp_path / "model.ckpt"
-    config = {"model": {"_target_": "textlab.models.lstm.RNNClassifier"}}
+    config = {"model": {"_target_": "textlab.models.rnn.RNNClassifier"}}
     extras = {"config": config, "tokenizer": '{"truncated', "label_names": ["a", "b"]}
-    torch.save({"state_dict": {}, "textlab": extras}, path)
+    torch.save({"state_dict": {}, CHECKPOINT_KEY: extras}, path)
     with pytest.raises(UserError) as err:
         load_checkpoint(path)
     one_line(err, f"checkpoint {path} holds an unreadable tokenizer")
@@ -378,7 +382,9 @@ def test_a_corrupt_cached_tokenizer_is_retrained_not_fatal(tmp_path, tiny_texts)
     spec.load_or_train(texts, "fp", tmp_path)
     (cached,) = (tmp_path / "tokenizers").glob("*.json")
     cached.write_text('{"truncated')
-    assert spec.load_or_train(texts, "fp", tmp_path).get_vocab_size() > 3
+    retrained = spec.load_or_train(texts, "fp", tmp_path).to_str()
+    assert retrained == spec.train(texts).to_str()  # the same tokenizer, trained again
+    assert cached.read_text() == retrained  # and the broken entry replaced by it
 
 
 def test_a_truncated_token_cache_entry_is_tokenized_again(tmp_path, caplog):

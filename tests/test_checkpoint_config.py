@@ -3,23 +3,18 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from config_compose import CONF, compose_config
 from omegaconf import DictConfig, OmegaConf
 
-from textlab.checkpoint import SavedRun
-from textlab.checkpoint_config import changed_keys, merge
-from textlab.errors import UserError
+from textlab.base.errors import UserError
+from textlab.checkpoint.config_merge import changed_keys, merge
+from textlab.checkpoint.format import SavedRun
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = [path.name for path in CONF.iterdir() if path.is_dir()]
 
 
 def composed(root: Path, *overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[f"paths.root_dir={root}", f"paths.output_dir={root}/run", *overrides],
-        )
+    return compose_config(root, *overrides)
 
 
 @pytest.fixture
@@ -34,7 +29,6 @@ def saved(tmp_path, bpe_tokenizer) -> SavedRun:
         tokenizer=bpe_tokenizer,
         label_names=("negative", "positive"),
         state_dict={},
-        raw={},
     )
 
 
@@ -48,7 +42,7 @@ def test_without_overrides_everything_but_run_locations_comes_from_the_checkpoin
     cfg = merged(tmp_path, saved, "mode=eval")
     assert cfg.mode == "eval"
     assert cfg.seed == 3 and cfg.data.seed == 3
-    assert cfg.data.source.train_size == 400 and cfg.data.batch_size == 32
+    assert cfg.data.train_size == 400 and cfg.data.batch_size == 32
     assert cfg.trainer.limit_train_batches == 5 and cfg.model.hidden_size == 32
     # locations follow this run, not the one that wrote the checkpoint
     new_run = f"{tmp_path}/new/run"
@@ -58,9 +52,9 @@ def test_without_overrides_everything_but_run_locations_comes_from_the_checkpoin
 
 
 def test_a_changed_data_key_applies_on_top_of_the_checkpoint_data(tmp_path, saved):
-    cfg = merged(tmp_path, saved, "data.source.test_size=30")
-    assert cfg.data.source.test_size == 30
-    assert cfg.data.source.max_words == 60 and cfg.data.source.train_size == 400
+    cfg = merged(tmp_path, saved, "data.test_size=30")
+    assert cfg.data.test_size == 30
+    assert cfg.data.max_words == 60 and cfg.data.train_size == 400
 
 
 def test_an_override_counts_even_when_it_repeats_the_default(tmp_path, saved):
@@ -91,8 +85,8 @@ def test_model_tokenizer_and_max_length_stay_the_checkpoints(tmp_path, saved, ca
 def test_max_length_stays_the_checkpoints_when_the_data_group_changes(tmp_path, saved):
     cfg = merged(tmp_path, saved, "data=synthetic")
     assert cfg.data.max_length == 128
-    default = composed(tmp_path).data.source.train_size
-    assert cfg.data.source.train_size == default  # the rest of the group: the command line's
+    default = composed(tmp_path).data.train_size
+    assert cfg.data.train_size == default  # the rest of the group: the command line's
 
 
 def test_asking_for_another_model_type_is_an_error_naming_the_file(tmp_path, saved):

@@ -9,45 +9,45 @@ import lightning as L
 import pytest
 import torch
 from cli_runner import assert_one_line_error, run_py
-from omegaconf import OmegaConf
 from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
-from textlab.builders import build
-from textlab.checkpoint import load_checkpoint
+from textlab.base.errors import UserError
+from textlab.checkpoint.format import (
+    CHECKPOINT_KEY,
+    CheckpointExtras,
+    checkpoint_extras,
+    load_checkpoint,
+)
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
-from textlab.errors import UserError
+from textlab.models.factory import build_net
 from textlab.module import TextClassifier
 from textlab.tokenization import pad_id
 
-LSTM = {"_target_": "textlab.models.lstm.RNNClassifier", "embedding_dim": 16, "hidden_size": 16}
+LSTM = {"_target_": "textlab.models.rnn.RNNClassifier", "embedding_dim": 16, "hidden_size": 16}
 LABELS = ("negative", "positive")
 
 
 def write_tiny_checkpoint(path: Path, tokenizer, model: dict, max_length: int = 32) -> Path:
     """A genuine Lightning checkpoint of a textlab model after one training step, in seconds."""
     torch.manual_seed(0)
-    net = build(
-        OmegaConf.create(model),
-        "model",
+    net = build_net(
+        model,
         vocab_size=tokenizer.get_vocab_size(),
         num_classes=len(LABELS),
         pad_id=pad_id(tokenizer),
     )
     module = TextClassifier(net, len(LABELS), optimizer=partial(torch.optim.AdamW, lr=1e-3))
-    module.checkpoint_extras = {
-        "config": {"model": model, "data": {"max_length": max_length}},
-        "tokenizer": tokenizer.to_str(),
-        "label_names": list(LABELS),
-    }
+    config = {"model": model, "data": {"max_length": max_length}}
+    extras = CheckpointExtras(checkpoint_extras(config, tokenizer, LABELS))
     ids = [enc.ids for enc in tokenizer.encode_batch(["a great film", "dull and far too long"])]
     loader = DataLoader(
         TokenizedDataset.from_sequences(ids, [1, 0]),
         batch_size=2,
         collate_fn=PaddingCollator(pad_id(tokenizer)),
     )
-    trainer = quiet_trainer(max_steps=1)
+    trainer = quiet_trainer(max_steps=1, callbacks=[extras])
     data = L.LightningDataModule()  # as run.py trains; NBSVM ratios are counted from one
     data.train_dataloader = lambda: loader
     trainer.fit(module, datamodule=data)
@@ -137,7 +137,7 @@ def test_pickled_code_is_never_executed(tmp_path):
 
 def test_incomplete_textlab_entry_is_rejected(tmp_path, lstm_checkpoint):
     raw = torch.load(lstm_checkpoint, weights_only=True)
-    del raw["textlab"]["tokenizer"]
+    del raw[CHECKPOINT_KEY]["tokenizer"]
     path = tmp_path / "incomplete.ckpt"
     torch.save(raw, path)
     with pytest.raises(UserError, match="incomplete 'textlab' entry .missing: tokenizer"):
@@ -146,7 +146,7 @@ def test_incomplete_textlab_entry_is_rejected(tmp_path, lstm_checkpoint):
 
 def test_weights_that_do_not_fit_the_model_are_a_user_error(tmp_path, lstm_checkpoint):
     raw = torch.load(lstm_checkpoint, weights_only=True)
-    raw["textlab"]["config"]["model"]["hidden_size"] = 8
+    raw[CHECKPOINT_KEY]["config"]["model"]["hidden_size"] = 8
     path = tmp_path / "mismatch.ckpt"
     torch.save(raw, path)
     with pytest.raises(UserError, match="mismatch.ckpt: its weights do not fit .*RNNClassifier"):

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from config_compose import CONF, compose_config
 
-from textlab import run_files
-from textlab.builders import build, build_net
-from textlab.errors import ConfigValueError
+from textlab.base import run_files
+from textlab.base.errors import ConfigValueError
+from textlab.base.instantiate import build
+from textlab.models.factory import build_net
 
 GROUPS = (
     "tokenizer",
@@ -51,7 +52,7 @@ def test_default_run_is_bpe_lstm_on_the_embedded_corpus(tmp_path):
     cfg = compose_config(tmp_path)
     assert cfg.tokenizer.kind == "bpe"
     assert cfg.model._target_.endswith("RNNClassifier") and cfg.model.bidirectional
-    assert cfg.data.source._target_.endswith("SyntheticReviews")
+    assert cfg.data._target_.endswith("synthetic_datamodule") and cfg.data.train_size > 0
     assert cfg.trainer.accelerator == "auto"
 
 
@@ -74,7 +75,7 @@ def test_checkpoint_and_logger_paths_follow_the_run_dir_contract(tmp_path):
         ("data.batch_size=0", "data.batch_size=0: expected a positive integer"),
         ("data.max_length=0", "data.max_length=0: expected an integer >= 2"),
         ("data.val_fraction=1.5", "data.val_fraction=1.5: expected a number in (0, 1)"),
-        ("data.source.train_size=-1", "data.source.train_size=-1: expected"),
+        ("data.train_size=-1", "data.train_size=-1: expected"),
     ],
 )
 def test_bad_data_values_name_the_full_key(tmp_path, override, message):
@@ -93,7 +94,7 @@ def test_bad_model_value_names_the_full_key(tmp_path):
 def test_logger_none_builds_a_trainer_without_the_lr_monitor(tmp_path):
     from lightning.pytorch.callbacks import LearningRateMonitor
 
-    from textlab.train import build_trainer
+    from textlab.modes.train import build_trainer
 
     cfg = compose_config(tmp_path, "logger=none", "trainer.accelerator=cpu")
     trainer = build_trainer(cfg, [])
@@ -103,10 +104,13 @@ def test_logger_none_builds_a_trainer_without_the_lr_monitor(tmp_path):
     assert trainer.checkpoint_callback is not None
 
 
-def test_model_compile_compiles_in_place_and_keeps_parameter_names(tmp_path):
-    eager = build_net(compose_config(tmp_path, "model=transformer").model, vocab_size=50,
-                      num_classes=2, pad_id=0)  # fmt: skip
-    cfg = compose_config(tmp_path, "model=transformer", "model.compile=true")
-    compiled = build_net(cfg.model, vocab_size=50, num_classes=2, pad_id=0)
-    assert compiled._compiled_call_impl is not None and eager._compiled_call_impl is None
+def build_module(cfg):
+    net = build_net(cfg.model, vocab_size=50, num_classes=2, pad_id=0)
+    return build(cfg.module, "module", net=net, num_classes=2)
+
+
+def test_module_compile_compiles_in_place_and_keeps_parameter_names(tmp_path):
+    eager = build_module(compose_config(tmp_path, "model=transformer"))
+    compiled = build_module(compose_config(tmp_path, "model=transformer", "module.compile=true"))
+    assert compiled.net._compiled_call_impl is not None and eager.net._compiled_call_impl is None
     assert list(compiled.state_dict()) == list(eager.state_dict())  # checkpoints unchanged

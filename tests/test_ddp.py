@@ -11,16 +11,16 @@ import pytest
 from cli_runner import hydra_dirs, run_py, run_torchrun
 from torch.distributed import TCPStore
 
-from textlab import distributed
+from textlab.base.errors import UserError
 from textlab.data.eval_batches import EvalBatchSampler
-from textlab.errors import UserError
+from textlab.run import distributed
 
 TINY = (
     "debug=fast",
     "trainer.accelerator=cpu",
     # odd split sizes: a sampler padding ranks to equal counts would repeat an example
-    "data.source.train_size=401",
-    "data.source.test_size=101",
+    "data.train_size=401",
+    "data.test_size=101",
 )
 TINY_LSTM = ("model.hidden_size=8", "model.embedding_dim=8")
 
@@ -127,7 +127,14 @@ def test_ddp_run_writes_one_run_dir_once(ddp_run):
     assert [p.parent for p in cwd.rglob("metrics.json")] == [run_dir]
     assert not list(cwd.rglob("*.log"))[1:], "one log file: rank 0's run.log"
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
-    assert metrics(run_dir)["test/acc"] > 0
+    # the test stage (2 ranks, metrics synced) and the report (rank 0, one pass) count alike
+    scores = metrics(run_dir)
+    assert set(scores) == {f"{s}/{m}" for s in ("val", "test") for m in ("acc", "f1", "loss")} | {
+        "val/acc_best"
+    }
+    matrix = json.loads((run_dir / "confusion_matrix.json").read_text())["matrix"]
+    assert sum(map(sum, matrix)) == 101  # data.test_size: every test review exactly once
+    assert scores["test/acc"] == pytest.approx(sum(matrix[i][i] for i in range(2)) / 101)
     # each line once, not once per rank; rank 1 prints warnings only
     output = proc.stdout + proc.stderr
     assert output.count("Split train:") == 1
@@ -186,7 +193,7 @@ def test_torchrun_ranks_share_one_run_dir(tmp_path):
 
 @pytest.mark.slow
 def test_streamed_test_split_reports_cover_every_example_under_ddp(tmp_path):
-    from textlab.data.synthetic import SyntheticReviews
+    from textlab.data.sources.synthetic import SyntheticReviews
 
     splits = SyntheticReviews(train_size=400, test_size=101, max_words=60).load()
     for name in ("train", "test"):

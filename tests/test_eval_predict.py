@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_runner import ROOT, run_py
-from hydra import compose, initialize_config_dir
+from cli_runner import run_py
+from config_compose import compose_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from textlab.checkpoint import load_checkpoint
-from textlab.predict import predict
+from textlab.checkpoint.format import load_checkpoint
+from textlab.modes.predict import predict
 
 REPORTS = ("confusion_matrix.json", "confusion_matrix.png", "errors.jsonl")
 
@@ -85,7 +85,7 @@ def test_eval_on_command_line_data_keeps_the_rest_of_the_checkpoint_config(runs)
     run_py(
         "mode=eval",
         f"ckpt_path={runs['ckpt']}",
-        "data.source.test_size=30",
+        "data.test_size=30",
         f"hydra.run.dir={eval_dir}",
         cache=runs["base"] / "cache",
         check=True,
@@ -93,7 +93,7 @@ def test_eval_on_command_line_data_keeps_the_rest_of_the_checkpoint_config(runs)
     matrix = read_json(eval_dir / "confusion_matrix.json")["matrix"]
     assert sum(map(sum, matrix)) == 30
     config = read_json(eval_dir / "provenance.json")["config"]
-    assert config["data"]["source"]["max_words"] == 60  # debug=fast's, from the checkpoint
+    assert config["data"]["max_words"] == 60  # debug=fast's, from the checkpoint
     assert config["data"]["batch_size"] == 32
 
 
@@ -117,16 +117,12 @@ def test_predict_text_prints_the_label_and_its_probability(runs):
 @pytest.fixture(scope="module")
 def predict_config(runs):
     def configure(run_dir: Path, *overrides: str):
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            return compose(
-                "config",
-                overrides=[
-                    "mode=predict",
-                    f"paths.root_dir={runs['base']}",
-                    f"paths.output_dir={run_dir}",
-                    *overrides,
-                ],
-            )
+        return compose_overrides(
+            "mode=predict",
+            f"paths.root_dir={runs['base']}",
+            f"paths.output_dir={run_dir}",
+            *overrides,
+        )
 
     return configure
 

@@ -7,9 +7,10 @@ import torch
 from omegaconf import OmegaConf
 from test_checkpoint_loading import run_py, write_tiny_checkpoint
 
-from textlab.checkpoint import load_checkpoint
-from textlab.export import PackFreeRNN, export, sample_inputs
-from textlab.models.lstm import RNNClassifier
+from textlab.checkpoint.format import load_checkpoint
+from textlab.models.rnn import RNNClassifier
+from textlab.modes.export import export
+from textlab.run.onnx import PackFreeRNN, SpecialIds, sample_inputs
 
 TRANSFORMER = {
     "_target_": "textlab.models.transformer.TransformerClassifier",
@@ -21,12 +22,12 @@ TRANSFORMER = {
 }
 MODELS = {
     "lstm": {
-        "_target_": "textlab.models.lstm.RNNClassifier",
+        "_target_": "textlab.models.rnn.RNNClassifier",
         "embedding_dim": 16,
         "hidden_size": 16,
     },
     "gru-2-layers-last": {
-        "_target_": "textlab.models.lstm.RNNClassifier",
+        "_target_": "textlab.models.rnn.RNNClassifier",
         "cell": "gru",
         "num_layers": 2,
         "pooling": "last",
@@ -63,7 +64,7 @@ def test_pack_free_rnn_gives_the_packed_models_logits(cell, pooling, layers, bid
     net = RNNClassifier(
         40, 3, 0, 8, 8, num_layers=layers, cell=cell, bidirectional=bidirectional, pooling=pooling
     ).eval()
-    ids, mask = sample_inputs(40, batch=4, length=9)
+    ids, mask = sample_inputs(SpecialIds(vocab_size=40, pad=0, cls=2), batch=4, length=9)
     mask[1, 1:] = 0  # a review of [CLS] alone
     ids = ids.masked_fill(mask == 0, 0)
     with torch.no_grad():

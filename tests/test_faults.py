@@ -17,13 +17,13 @@ import pytest
 import torch
 from cli_runner import ROOT, assert_one_line_error, run_py
 
+from textlab.base.errors import NonFiniteLossError
 from textlab.callbacks.finite_loss import FiniteLossCheck
-from textlab.errors import NonFiniteLossError
 
 TINY = (
     "debug=fast",
-    "data.source.train_size=200",
-    "data.source.test_size=50",
+    "data.train_size=200",
+    "data.test_size=50",
     "model.hidden_size=8",
     "model.embedding_dim=8",
     "logger=none",

@@ -6,7 +6,7 @@ from torch.utils.data import DataLoader
 
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
-from textlab.models.lstm import RNNClassifier
+from textlab.models.rnn import RNNClassifier
 from textlab.module import TextClassifier
 
 

@@ -17,21 +17,17 @@ from omegaconf import OmegaConf
 from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader, DistributedSampler
 
-from textlab.checkpoint import SavedRun
+from textlab.base.errors import UserError
+from textlab.callbacks.resume import CarryBestCheckpoint, RestoreLoaderPosition
+from textlab.callbacks.seed_each_batch import SeedEachBatch
+from textlab.checkpoint.format import SavedRun
+from textlab.checkpoint.resume_checks import check_can_resume, check_step_count_unchanged
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
-from textlab.data.synthetic import SyntheticReviews
-from textlab.errors import UserError
-from textlab.models.lstm import RNNClassifier
+from textlab.data.loaders import ResumableDataLoader
+from textlab.data.sources.synthetic import SyntheticReviews
+from textlab.models.rnn import RNNClassifier
 from textlab.module import TextClassifier
-from textlab.resume import (
-    CarryBestCheckpoint,
-    RestoreLoaderPosition,
-    ResumableDataLoader,
-    SeedEachBatch,
-    check_can_resume,
-    check_step_count_unchanged,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 5
@@ -210,7 +206,7 @@ def test_a_checkpoint_that_does_not_fit_the_module_cannot_resume(bpe_tokenizer):
     module = tiny_module(0, "step")
     state = module.state_dict()
     del state["val_acc_best.max_value"]  # as in checkpoints from before it was saved
-    saved = SavedRun(Path("old.ckpt"), {}, bpe_tokenizer, ("negative", "positive"), state, {})
+    saved = SavedRun(Path("old.ckpt"), {}, bpe_tokenizer, ("negative", "positive"), state)
     with pytest.raises(UserError, match="old.ckpt does not fit .*val_acc_best.max_value"):
         check_can_resume(saved, OmegaConf.create({}), module)
 

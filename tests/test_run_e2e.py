@@ -7,6 +7,8 @@ import pytest
 import torch
 from cli_runner import run_py
 
+from textlab.checkpoint.format import CHECKPOINT_KEY
+
 REQUIRED_METRICS = {"val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "test/f1"}
 
 
@@ -63,7 +65,7 @@ def test_provenance_records_config_code_versions_and_fingerprints(two_runs):
 
 def test_checkpoint_carries_config_tokenizer_and_labels(two_runs):
     checkpoint = torch.load(two_runs[0][0] / "checkpoints/best.ckpt", weights_only=True)
-    extras = checkpoint["textlab"]
+    extras = checkpoint[CHECKPOINT_KEY]
     assert extras["label_names"] == ["negative", "positive"]
     assert extras["config"]["model"]["_target_"].endswith("RNNClassifier")
     saved = (two_runs[0][0] / "tokenizer.json").read_text()
@@ -113,4 +115,4 @@ def test_rerun_into_the_same_run_dir_replaces_its_checkpoints(two_runs, tmp_path
     run_py("debug=fast", "seed=8", f"hydra.run.dir={reused}", cache=tmp_path / "cache", check=True)
     assert sorted(p.name for p in (reused / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     best = torch.load(reused / "checkpoints/best.ckpt", weights_only=True)
-    assert best["textlab"]["config"]["seed"] == 8
+    assert best[CHECKPOINT_KEY]["config"]["seed"] == 8

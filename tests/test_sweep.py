@@ -10,8 +10,7 @@ import pytest
 from cli_runner import hydra_dirs, run_py
 from hydra.core.utils import JobReturn, JobStatus
 
-from textlab.errors import ConfigValueError
-from textlab.sweep_summary import (
+from textlab.app.sweep_summary import (
     JOB_FILE,
     SUMMARY_CSV,
     SUMMARY_MD,
@@ -21,6 +20,7 @@ from textlab.sweep_summary import (
     job_record,
     write_summary,
 )
+from textlab.base.errors import ConfigValueError
 
 TINY = ("debug=fast", "trainer.accelerator=cpu", "model.hidden_size=8", "model.embedding_dim=8")
 
@@ -254,7 +254,7 @@ def test_a_job_failing_on_every_rank_mid_training_does_not_stop_the_sweep(
         *TINY,
         "trainer.devices=2",
         "logger=none",
-        "data.source.train_size=401",
+        "data.train_size=401",
         sweep,
         cache=tmp_path / "cache",
         cwd=tmp_path,

@@ -1,7 +1,7 @@
 import pytest
 
-from textlab.errors import ConfigValueError, UserError
-from textlab.fingerprint import fingerprint_texts
+from textlab.base.errors import ConfigValueError, UserError
+from textlab.base.fingerprint import fingerprint_texts
 from textlab.tokenization import (
     CLS_TOKEN,
     PAD_TOKEN,

@@ -14,13 +14,14 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from textlab.base.errors import UserError, require
 from textlab.callbacks.finite_loss import FiniteLossCheck
 from textlab.callbacks.log_count_ratios import LogCountRatios
-from textlab.errors import UserError, require
+from textlab.models.protocols import FitsFromData, MemberEnsemble
 
 STAGES = ("train", "val", "test")
-# Extra checkpoint entry (plain containers only): config, tokenizer, label names.
-CHECKPOINT_KEY = "textlab"
+# The attribute holding the network: its weights are the `net.*` entries of a state_dict.
+NET = "net"
 
 
 class TextClassifier(L.LightningModule):
@@ -29,6 +30,8 @@ class TextClassifier(L.LightningModule):
     `optimizer` and `scheduler` are partials (Hydra `_partial_: true`) completed in
     `configure_optimizers`; a scheduler that takes `total_steps` gets the trainer's estimate.
     `check_finite_loss` stops training at the first NaN or infinite loss (FiniteLossCheck).
+    `compile` compiles the network in place (`nn.Module.compile`: parameter names, and so
+    checkpoints, stay the same); an ensemble's members, since training calls them one by one.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class TextClassifier(L.LightningModule):
         scheduler_interval: str = "step",
         label_smoothing: float = 0.0,
         check_finite_loss: bool = True,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         require(
@@ -59,6 +63,10 @@ class TextClassifier(L.LightningModule):
         )
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
+        if compile:
+            members = net.members.values() if isinstance(net, MemberEnsemble) else [net]
+            for member in members:
+                member.compile()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         for stage in STAGES:
@@ -76,7 +84,7 @@ class TextClassifier(L.LightningModule):
             {
                 f"{stage}_{name}": MulticlassAccuracy(num_classes, average="micro")
                 for stage in ("val", "test")
-                for name in getattr(net, "members", {})
+                for name in (net.members if isinstance(net, MemberEnsemble) else {})
             }
         )
         self.val_acc_best = MaxMetric()
@@ -84,8 +92,6 @@ class TextClassifier(L.LightningModule):
         # running training metrics instead of starting them over.
         for metric in (self.train_metrics, self.train_loss, self.val_acc_best):
             metric.persistent(True)
-        # Set by the run orchestration; travels inside every checkpoint.
-        self.checkpoint_extras: dict[str, Any] = {}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, attention_mask)
@@ -95,12 +101,11 @@ class TextClassifier(L.LightningModule):
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         labels = batch["labels"]
-        member_logits = getattr(self.net, "member_logits", None)
-        if member_logits is None:
+        if not isinstance(self.net, MemberEnsemble):
             logits = self(batch["input_ids"], batch["attention_mask"])
             loss = training_loss = self._loss(logits, labels)
         else:
-            members = member_logits(batch["input_ids"], batch["attention_mask"])
+            members = self.net.member_logits(batch["input_ids"], batch["attention_mask"])
             logits = self.net.combine(members)
             # members learn from their own losses; the logged loss is the ensemble's
             training_loss = self._log_members(members, labels, stage)
@@ -154,20 +159,17 @@ class TextClassifier(L.LightningModule):
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
 
-    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self(batch["input_ids"], batch["attention_mask"]).float().softmax(dim=-1)
-
     def configure_callbacks(self) -> list[Callback]:
         # Part of the loss's and the model's contracts, so they hold whichever `callbacks=`
         # group a run picks.
         callbacks: list[Callback] = [FiniteLossCheck()] if self.hparams.check_finite_loss else []
-        if any(getattr(module, "naive_bayes", False) for module in self.net.modules()):
+        if isinstance(self.net, FitsFromData):
             callbacks.append(LogCountRatios())
         return callbacks
 
     def configure_optimizers(self) -> Any:
         # torch checks lr, betas, momentum... only here, long after the config was composed
-        groups = getattr(self.net, "optimizer_groups", None)
+        groups = self.net.optimizer_groups if isinstance(self.net, MemberEnsemble) else None
         lr = getattr(self.optimizer_factory, "keywords", {}).get("lr")
         params = groups(lr) if groups is not None and lr is not None else self.parameters()
         try:
@@ -198,6 +200,3 @@ class TextClassifier(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
         }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = self.checkpoint_extras

@@ -17,9 +17,9 @@ from tokenizers import (
     trainers,
 )
 
-from textlab.atomic import write_text_atomic
-from textlab.errors import UserError, require
-from textlab.fingerprint import fingerprint_json
+from textlab.base.atomic import write_text_atomic
+from textlab.base.errors import UserError, require
+from textlab.base.fingerprint import fingerprint_json
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ class TokenizerSpec:
         tokenizer.normalizer = normalizers.Sequence(steps)
         tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
         tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
-        # Every sequence starts with [CLS]: the transformer pools it, the LSTM ignores it.
+        # Every sequence starts with [CLS], for models that pool it (transformer pooling=cls);
+        # the others read it as one more token.
         tokenizer.post_processor = processors.TemplateProcessing(
             single=f"{CLS_TOKEN} $A", special_tokens=[(CLS_TOKEN, tokenizer.token_to_id(CLS_TOKEN))]
         )
@@ -117,9 +118,27 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return tokenizer
 
 
-def pad_id(tokenizer: Tokenizer) -> int:
-    """Id of [PAD]; a tokenizer without it was not made by textlab."""
-    token_id = tokenizer.token_to_id(PAD_TOKEN)
+def encode_ids(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids as every model reads them: [CLS] first, cut to `max_length` ids in all.
+
+    The one rule shared by training (in memory and streamed), evaluation and prediction.
+    """
+    return [encoding.ids[:max_length] for encoding in tokenizer.encode_batch(list(texts))]
+
+
+def tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
+    """sha256 of the tokenizer's JSON: names it in caches and provenance."""
+    return fingerprint_json(tokenizer.to_str())
+
+
+def special_id(tokenizer: Tokenizer, token: str) -> int:
+    """Id of one of SPECIAL_TOKENS; a tokenizer without it was not made by textlab."""
+    token_id = tokenizer.token_to_id(token)
     if token_id is None:
-        raise UserError(f"tokenizer has no {PAD_TOKEN} token; expected one trained by textlab")
+        raise UserError(f"tokenizer has no {token} token; expected one trained by textlab")
     return token_id
+
+
+def pad_id(tokenizer: Tokenizer) -> int:
+    """Id of [PAD], the id the collator pads with and models ignore."""
+    return special_id(tokenizer, PAD_TOKEN)

@@ -8,9 +8,9 @@ import torch
 from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
+from textlab.base.errors import ConfigValueError
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
-from textlab.errors import ConfigValueError
 from textlab.models.ensemble import Ensemble
 from textlab.models.ngram import NgramClassifier
 from textlab.module import TextClassifier

@@ -8,7 +8,7 @@ from torch.utils.data import DistributedSampler
 
 from textlab.data.bucketing import LengthBucketSampler
 from textlab.data.datamodule import TextDataModule
-from textlab.data.synthetic import SyntheticReviews
+from textlab.data.sources.synthetic import SyntheticReviews
 
 LENGTHS = np.random.default_rng(0).integers(1, 500, size=1003)
 

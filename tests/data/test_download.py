@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from textlab.data.download import download, extract_tar, fetch_and_extract
-from textlab.errors import UserError
+from textlab.base.errors import UserError
+from textlab.data.sources.download import download, extract_tar, fetch_and_extract
 
 
 def make_archive(members: dict[str, bytes], top: str = "aclImdb") -> bytes:
@@ -153,7 +153,7 @@ def test_links_inside_the_archive_are_allowed(tmp_path):
 
 
 def test_imdb_source_downloads_a_missing_root_and_reads_it(tmp_path):
-    from textlab.data.imdb import AclImdb
+    from textlab.data.sources.imdb import AclImdb
 
     members = {
         f"{split}/{folder}/{i}_{rating}.txt": f"{split} {folder} {i}".encode()

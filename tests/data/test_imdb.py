@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from config_compose import compose_config
 
-from textlab import run_files
-from textlab.data.imdb import AclImdb, imdb_datamodule
+from textlab.base import run_files
+from textlab.base.errors import UserError
+from textlab.data.sources.imdb import AclImdb, imdb_datamodule
 from textlab.data.splits import TextSplit, carve_validation
-from textlab.errors import UserError
-from textlab.train import train
+from textlab.modes.train import train
 
 
 def make_layout(root: Path, splits=("train", "test"), per_class: int = 5) -> Path:
@@ -87,39 +87,29 @@ def test_streamed_splits_hold_the_same_reviews_as_in_memory(tmp_path):
         assert streamed[name].fingerprint() == memory[name].fingerprint()
 
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
-
 def test_run_without_a_test_split_skips_the_test_stage(tmp_path):
     root = make_layout(tmp_path / "aclImdb", splits=("train",), per_class=12)
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                "experiment=imdb_lstm",
-                f"data.root={root}",
-                "data.batch_size=4",
-                "data.max_length=16",
-                "tokenizer.vocab_size=60",
-                "model.members.lstm.net.embedding_dim=8",
-                "model.members.lstm.net.hidden_size=8",
-                "model.members.ngram.net.buckets=256",
-                "trainer.max_epochs=1",
-                "trainer.accelerator=cpu",
-                "logger=none",
-                "~callbacks.rich_progress_bar",
-                "~callbacks.lr_monitor",
-                f"paths.root_dir={tmp_path}",
-                f"paths.output_dir={tmp_path}/run",
-                # Explicit, so TEXTLAB_CACHE_DIR (set by .ci/run) cannot move the cache.
-                f"paths.cache_dir={tmp_path}/.cache",
-            ],
-        )
+    cfg = compose_config(
+        tmp_path,
+        "experiment=imdb_lstm",
+        f"data.root={root}",
+        "data.batch_size=4",
+        "data.max_length=16",
+        "tokenizer.vocab_size=60",
+        "model.members.lstm.net.embedding_dim=8",
+        "model.members.lstm.net.hidden_size=8",
+        "model.members.ngram.net.buckets=256",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "logger=none",
+        "~callbacks.rich_progress_bar",
+        "~callbacks.lr_monitor",
+    )
     metrics = train(cfg)
     assert "val/acc" in metrics and not any(name.startswith("test/") for name in metrics)
     saved = json.loads(run_files.metrics_path(tmp_path / "run").read_text())
     assert saved == metrics
-    assert list((tmp_path / ".cache" / "tokens").glob("*.npz"))  # token ids were cached
+    assert list((tmp_path / "cache" / "tokens").glob("*.npz"))  # token ids were cached
 
 
 # Real data: CI points TEXTLAB_IMDB_ROOT at shared/datasets/aclImdb (train/ only).

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from config_compose import compose_config
+from jsonl_files import write_jsonl
 from torch.utils.data import DataLoader
 
-from textlab.data.streaming import (
-    EpochLoader,
-    FilePerExample,
-    StreamingTextDataset,
-    buffer_shuffle,
-    rank_batch_sizes,
-)
-from textlab.data.text_files import text_files_datamodule
-from textlab.errors import UserError
+from textlab.base.errors import UserError
+from textlab.data.loaders import EpochLoader
+from textlab.data.sharding import rank_batch_sizes
+from textlab.data.sources.text_files import text_files_datamodule
+from textlab.data.streaming import FilePerExample, StreamingTextDataset, buffer_shuffle
 from textlab.tokenization import TokenizerSpec
 
 NAMES = [f"w{i}" for i in range(37)]  # odd, so ranks and workers get unequal shares
@@ -126,11 +123,6 @@ def test_fewer_examples_than_ranks_is_an_error_on_every_rank():
             rank_batch_sizes(3, 4, rank, 8)
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
 def test_text_files_stream_cycles_files_and_carves_val_from_train(tmp_path):
     for part in range(3):
         rows = [{"text": f"f{part} line {i}", "label": "ab"[i % 2]} for i in range(20)]
@@ -185,34 +177,26 @@ def test_files_that_change_during_a_run_stop_it_instead_of_hanging_ddp(tmp_path)
 
 
 def test_a_streaming_run_trains_validates_and_tests(tmp_path):
-    from hydra import compose, initialize_config_dir
-
-    from textlab.train import train
+    from textlab.modes.train import train
 
     rows = [{"text": f"{'good' if i % 2 else 'bad'} movie {i}", "label": i % 2} for i in range(40)]
     write_jsonl(tmp_path / "train.jsonl", rows)
     write_jsonl(tmp_path / "test.jsonl", rows[:10])
-    conf = Path(__file__).resolve().parents[2] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                "data=text_files",
-                f"data.train={tmp_path / 'train.jsonl'}",
-                f"data.test={tmp_path / 'test.jsonl'}",
-                "data.streaming=true",
-                "data.batch_size=4",
-                "tokenizer=word",
-                "model.embedding_dim=8",
-                "model.hidden_size=8",
-                "trainer.max_epochs=2",
-                "trainer.accelerator=cpu",
-                "logger=none",
-                "~callbacks.rich_progress_bar",
-                "~callbacks.lr_monitor",
-                f"paths.root_dir={tmp_path}",
-                f"paths.output_dir={tmp_path}/run",
-            ],
-        )
+    cfg = compose_config(
+        tmp_path,
+        "data=text_files",
+        f"data.train={tmp_path / 'train.jsonl'}",
+        f"data.test={tmp_path / 'test.jsonl'}",
+        "data.streaming=true",
+        "data.batch_size=4",
+        "tokenizer=word",
+        "model.embedding_dim=8",
+        "model.hidden_size=8",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "logger=none",
+        "~callbacks.rich_progress_bar",
+        "~callbacks.lr_monitor",
+    )
     metrics = train(cfg)
     assert {"val/acc", "test/acc"} <= set(metrics)

@@ -8,17 +8,12 @@ import statistics
 
 import pytest
 
-from textlab.data import lexicon as lex
-from textlab.data import synthetic
-from textlab.data.synthetic import (
-    LABEL_NAMES,
-    SyntheticReviews,
-    compose_contrast,
-    draw_clause,
-    generate_reviews,
-    render_clause,
-)
-from textlab.errors import ConfigValueError
+from textlab.base.errors import ConfigValueError
+from textlab.data.labels import SENTIMENT_LABELS
+from textlab.data.sources import lexicon as lex
+from textlab.data.sources import synthetic
+from textlab.data.sources.synthetic import SyntheticReviews, generate_reviews
+from textlab.data.sources.synthetic_clauses import compose_contrast, draw_clause, render_clause
 
 TURN = r", but |; however,|\. however,|, yet |\. still,|\. that said,|\. even so,"
 CONCESSION = r"\b(although|even though|while|though|even if|despite the fact that) "
@@ -144,7 +139,7 @@ def test_load_gives_train_and_test_from_separate_streams() -> None:
     )
     assert not set(train_texts) & set(test_texts)
     assert SyntheticReviews(train_size=60, test_size=40, seed=5).load() == splits
-    assert SyntheticReviews.label_names == LABEL_NAMES == ("negative", "positive")
+    assert SyntheticReviews.label_names == SENTIMENT_LABELS == ("negative", "positive")
 
 
 @pytest.mark.parametrize(

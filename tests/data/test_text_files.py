@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
-from pathlib import Path
 
 import pytest
+from jsonl_files import write_jsonl
 
-from textlab.data.records import label_order
-from textlab.data.text_files import TextFiles, text_files_datamodule
-from textlab.errors import UserError
-
-
-def write_jsonl(path: Path, rows: list, raw_lines: tuple[str, ...] = ()) -> Path:
-    lines = [json.dumps(row) for row in rows] + list(raw_lines)
-    data = ("\n".join(lines) + "\n").encode()
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-    return path
-
+from textlab.base.errors import UserError
+from textlab.data.sources.records import label_order
+from textlab.data.sources.text_files import TextFiles, text_files_datamodule
 
 ROWS = [{"text": f"text {i}", "label": ["pos", "neg", "mixed"][i % 3]} for i in range(12)]
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from textlab.data.datamodule import TextDataModule
 from textlab.data.dataset import TokenizedDataset
+from textlab.data.sources.synthetic import SyntheticReviews
 from textlab.data.splits import TextSplit
-from textlab.data.synthetic import SyntheticReviews
 
 
 def datamodule(cache_dir, max_length=16) -> TextDataModule:

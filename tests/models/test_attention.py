@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from textlab.errors import ConfigValueError
+from textlab.base.errors import ConfigValueError
 from textlab.models.attention import MultiHeadAttention, scaled_dot_product_attention
 
 B, T, D, H = 3, 7, 16, 4
@@ -106,7 +106,7 @@ def test_dropout_on_the_manual_path_is_active_only_in_training():
 
 @pytest.mark.parametrize(
     ("kwargs", "key"),
-    [({"d_model": 10, "num_heads": 4}, "d_model"), ({"impl": "flash"}, "attention")],
+    [({"d_model": 10, "num_heads": 4}, "num_heads"), ({"impl": "flash"}, "attention")],
 )
 def test_bad_arguments_raise_config_value_error_naming_the_key(kwargs, key):
     with pytest.raises(ConfigValueError, match=f"^{key}="):

@@ -9,11 +9,12 @@ from config_compose import compose_config
 from omegaconf import OmegaConf
 from torch import nn
 
-from textlab.builders import build_net
-from textlab.errors import ConfigValueError
+from textlab.base.errors import ConfigValueError
+from textlab.base.instantiate import build
 from textlab.models.ensemble import Ensemble, build_ensemble
-from textlab.models.lstm import RNNClassifier
+from textlab.models.factory import build_net
 from textlab.models.ngram import NgramClassifier
+from textlab.models.rnn import RNNClassifier
 from textlab.module import TextClassifier
 
 
@@ -133,7 +134,8 @@ def test_imdb_experiments_build_their_ensembles(tmp_path, experiment, sequence_m
 
 
 def test_compile_reaches_the_members_that_training_calls(tmp_path):
-    cfg = compose_config(tmp_path, "model=ensemble", "model.compile=true")
+    cfg = compose_config(tmp_path, "model=ensemble", "module.compile=true")
     net = build_net(cfg.model, vocab_size=40, num_classes=2, pad_id=0)
+    build(cfg.module, "module", net=net, num_classes=2)
     # nn.Module.compile marks the module; TextClassifier calls each member, not the ensemble
     assert all(member._compiled_call_impl is not None for member in net.members.values())

@@ -4,8 +4,8 @@ import pytest
 import torch
 from config_compose import compose_config
 
-from textlab.builders import build_net
-from textlab.errors import ConfigValueError
+from textlab.base.errors import ConfigValueError
+from textlab.models.factory import build_net
 from textlab.models.ngram import NgramClassifier, distinct
 
 

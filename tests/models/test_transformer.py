@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from textlab.errors import ConfigValueError
+from textlab.base.errors import ConfigValueError
 from textlab.models.positional import AlibiBias, RotaryPositions, sinusoidal_table
 from textlab.models.transformer import TransformerClassifier
 

@@ -11,12 +11,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from textlab.models.protocols import ShowsAttention
+
 
 class AttentionMapLogger(pl.Callback):
     """After each validation, log one figure per (review, layer) with a heatmap per head.
 
-    Works with any `pl_module.net` that has `attention_maps(input_ids, attention_mask)`;
-    does nothing for other models or loggers other than TensorBoard.
+    Works with any `pl_module.net` with the ShowsAttention protocol (the transformer); does
+    nothing for other models or loggers other than TensorBoard.
     """
 
     def __init__(self, num_reviews: int = 2, max_tokens: int = 48) -> None:
@@ -31,7 +33,7 @@ class AttentionMapLogger(pl.Callback):
         if not isinstance(trainer.logger, TensorBoardLogger):
             return
         net = getattr(pl_module, "net", None)
-        if not callable(getattr(net, "attention_maps", None)):
+        if not isinstance(net, ShowsAttention):
             return
         datamodule: Any = trainer.datamodule
         dataset = datamodule.val_dataset

@@ -5,7 +5,8 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 
-from textlab.errors import NonFiniteLossError
+from textlab.base import framework
+from textlab.base.errors import NonFiniteLossError
 
 
 class FiniteLossCheck(pl.Callback):
@@ -25,7 +26,7 @@ class FiniteLossCheck(pl.Callback):
         value = f"is {loss.item()}" if not finite else "is NaN or infinite on another process"
         raise NonFiniteLossError(
             f"the training loss {value} at step {trainer.global_step} (epoch "
-            f"{trainer.current_epoch}, batch {trainer.fit_loop.epoch_loop.batch_idx}); "
+            f"{trainer.current_epoch}, batch {framework.training_batch_index(trainer)}); "
             "expected a finite loss: lower module.optimizer.lr, keep trainer.gradient_clip_val, "
             "or set module.check_finite_loss=false to train on"
         )

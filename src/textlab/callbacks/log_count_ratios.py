@@ -6,33 +6,24 @@ import logging
 import time
 
 import lightning.pytorch as pl
-from torch import nn
 
-from textlab.errors import UserError
+from textlab.base.errors import UserError
+from textlab.models.protocols import FitsFromData
 
 log = logging.getLogger(__name__)
 
 
-def unfitted_bags(net: nn.Module) -> list[nn.Module]:
-    """The n-gram bags inside `net` (an ensemble's members included) still without ratios."""
-    return [
-        module
-        for module in net.modules()
-        if getattr(module, "naive_bayes", False) and not bool(module.ratio_fitted)
-    ]
-
-
 class LogCountRatios(pl.Callback):
     """Before the first step (and the sanity check), count n-grams per class over the training
-    loader and set each bag's ratios. Under DDP every process counts its shard and the counts
-    are summed, so all processes get the same ratios. A resumed run restored them from its
-    checkpoint (restored before `on_fit_start`) and skips the pass.
+    loader and set each bag's ratios (a `net` with the FitsFromData protocol). Under DDP every
+    process counts its shard and the counts are summed, so all processes get the same ratios. A
+    resumed run restored them from its checkpoint (restored before `on_fit_start`) and skips
+    the pass.
     """
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         net = pl_module.net
-        bags = unfitted_bags(net)
-        if not bags:
+        if not isinstance(net, FitsFromData) or not net.needs_fit():
             return
         if trainer.datamodule is None:
             raise UserError(
@@ -46,12 +37,9 @@ class LogCountRatios(pl.Callback):
             )
             net.observe(ids, mask, labels)
             reviews += len(labels)
-        for bag in bags:
-            bag.fit_ratio(lambda counts: trainer.strategy.reduce(counts, reduce_op="sum"))
+        net.fit(lambda counts: trainer.strategy.reduce(counts, reduce_op="sum"))
         log.info(
-            "naive_bayes: log-count ratios of %d n-gram bag(s) from %d training reviews on this "
-            "process (%.1f s)",
-            len(bags),
+            "naive_bayes: log-count ratios from %d training reviews on this process (%.1f s)",
             reviews,
             time.perf_counter() - start,
         )

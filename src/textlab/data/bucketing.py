@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset, DistributedSampler
 
-from textlab.data.streaming import batches_per_rank, near_equal_sizes, process_slot
+from textlab.data.sharding import batches_per_rank, near_equal_sizes, process_slot
 
 
 class BatchView(Dataset):

@@ -15,22 +15,17 @@ import lightning as L
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, DistributedSampler
 
+from textlab.base.errors import UserError, require
 from textlab.data import token_cache
 from textlab.data.bucketing import BatchView, LengthBucketSampler
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
 from textlab.data.eval_batches import EvalBatchSampler
+from textlab.data.loaders import EpochLoader, ResumableDataLoader
+from textlab.data.sharding import process_slot
 from textlab.data.splits import TextSplit, carve_validation
-from textlab.data.streaming import (
-    EpochLoader,
-    StreamingTextDataset,
-    StreamSplit,
-    process_slot,
-)
-from textlab.errors import UserError, require
-from textlab.fingerprint import fingerprint_json
-from textlab.resume import ResumableDataLoader
-from textlab.tokenization import pad_id
+from textlab.data.streaming import StreamingTextDataset, StreamSplit
+from textlab.tokenization import encode_ids, pad_id, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +33,6 @@ STAGE_SPLITS = {
     "fit": ("train", "val"),
     "validate": ("val",),
     "test": ("test",),
-    "predict": ("test",),
 }
 PREVIEW_SIZE = 16  # validation reviews a streaming `val_dataset` holds for callbacks
 
@@ -165,7 +159,7 @@ class TextDataModule(L.LightningDataModule):
     def attach_tokenizer(self, tokenizer: Tokenizer) -> None:
         """Use `tokenizer` (trained on the train split) for every split from now on."""
         self.tokenizer = tokenizer
-        self.tokenizer_fingerprint = fingerprint_json(tokenizer.to_str())
+        self.tokenizer_fingerprint = tokenizer_fingerprint(tokenizer)
         self.collator = PaddingCollator(pad_id(tokenizer))
         self._datasets.clear()
 
@@ -182,10 +176,8 @@ class TextDataModule(L.LightningDataModule):
 
     def _encode(self, split: TextSplit) -> TokenizedDataset:
         assert self.tokenizer is not None
-        encodings = self.tokenizer.encode_batch(split.texts)
-        return TokenizedDataset.from_sequences(
-            [enc.ids[: self.max_length] for enc in encodings], split.labels
-        )
+        ids = encode_ids(self.tokenizer, split.texts, self.max_length)
+        return TokenizedDataset.from_sequences(ids, split.labels)
 
     def setup(self, stage: str | None = None) -> None:
         for name in STAGE_SPLITS.get(stage or "fit", ("train", "val", "test")):
@@ -269,7 +261,7 @@ class TextDataModule(L.LightningDataModule):
                 BatchView(dataset), sampler=sampler, batch_size=None, **self._loader_options()
             )
         # Shuffled by (seed, epoch), not the global RNG, and able to skip the batches already
-        # trained on: a resumed run sees the uninterrupted run's batches (see resume.py).
+        # trained on: a resumed run sees the uninterrupted run's batches (see loaders.py).
         sampler = DistributedSampler(dataset, world_size, rank, seed=self.seed) if shuffle else None
         return (ResumableDataLoader if shuffle else DataLoader)(
             dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_options()

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sized
 import numpy as np
 from torch.utils.data import DistributedSampler
 
-from textlab.data.streaming import process_slot, rank_batch_sizes
+from textlab.data.sharding import process_slot, rank_batch_sizes
 
 
 class EvalBatchSampler(DistributedSampler):

@@ -12,9 +12,9 @@ from typing import Any
 
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-from textlab import run_files
-from textlab.atomic import write_json_atomic
-from textlab.errors import UserError
+from textlab.base import run_files
+from textlab.base.atomic import write_json_atomic
+from textlab.base.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from textlab.errors import UserError
-from textlab.fingerprint import fingerprint_texts
+from textlab.base.errors import UserError
+from textlab.base.fingerprint import fingerprint_texts
 
 
 @dataclass
@@ -28,6 +28,14 @@ class TextSplit:
         return self._fingerprint
 
 
+def empty_carve_error(fraction: float, num_texts: int, side: str) -> UserError:
+    """`data.val_fraction` left one side of the carve (`side`: validation | training) empty."""
+    return UserError(
+        f"data.val_fraction={fraction} of {num_texts} training texts leaves no {side} "
+        "texts; expected more data or another data.val_fraction"
+    )
+
+
 def carve_validation(split: TextSplit, fraction: float, seed: int) -> tuple[TextSplit, TextSplit]:
     """Split off `fraction` of each class as validation; the same seed, the same carve."""
     by_label: dict[int, list[int]] = defaultdict(list)
@@ -44,10 +52,7 @@ def carve_validation(split: TextSplit, fraction: float, seed: int) -> tuple[Text
     # An empty side would fail much later, inside Lightning (no val/acc to checkpoint on).
     side = "validation" if not val_indices else "training" if not train_indices else None
     if side is not None:
-        raise UserError(
-            f"data.val_fraction={fraction} of {len(split)} training texts leaves no {side} "
-            "texts; expected more data or another data.val_fraction"
-        )
+        raise empty_carve_error(fraction, len(split), side)
     val_indices.sort()
 
     def subset(indices: list[int]) -> TextSplit:

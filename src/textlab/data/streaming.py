@@ -13,7 +13,6 @@ import array
 import bisect
 import hashlib
 import itertools
-import math
 import random
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,13 +20,13 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import torch
-import torch.distributed as dist
 from tokenizers import Tokenizer
 from torch.utils.data import IterableDataset, get_worker_info
 
-from textlab.errors import UserError
-from textlab.fingerprint import fingerprint_texts
-from textlab.resume import ResumableDataLoader
+from textlab.base.errors import UserError
+from textlab.base.fingerprint import fingerprint_texts
+from textlab.data.sharding import process_slot, rank_batch_sizes
+from textlab.tokenization import encode_ids
 
 T = TypeVar("T")
 
@@ -122,41 +121,6 @@ class _LazyLabels:
         return iter(self.labels)
 
 
-def process_slot(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
-    """(rank, world size): explicit values, else torch.distributed's, else (0, 1)."""
-    if rank is not None and world_size is not None:
-        return rank, world_size
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def batches_per_rank(num_examples: int, world_size: int, batch_size: int) -> int:
-    """ceil(ceil(N / world) / batch_size): what the rank with the most examples needs."""
-    return math.ceil(num_examples / (world_size * batch_size))
-
-
-def near_equal_sizes(total: int, parts: int, what: str) -> list[int]:
-    """`parts` sizes summing to `total`, within one of each other, none empty."""
-    if total < parts:
-        # only with fewer examples than processes, or batch_size=1 and N not divisible by them
-        raise UserError(
-            f"{total} examples cannot fill {parts} {what} without repeating examples; "
-            "use more data, fewer processes or a larger batch_size"
-        )
-    return [total // parts + (j < total % parts) for j in range(parts)]
-
-
-def rank_batch_sizes(num_examples: int, world_size: int, rank: int, batch_size: int) -> list[int]:
-    """Sizes of one rank's batches: the same count on every rank, sizes within one of each other."""
-    batches = batches_per_rank(num_examples, world_size, batch_size)
-    what = f"batches on each of {world_size} processes"
-    # checked for the smallest share on every rank, so all ranks fail together, none hangs
-    near_equal_sizes(num_examples // world_size, batches, what)
-    count = num_examples // world_size + (rank < num_examples % world_size)
-    return near_equal_sizes(count, batches, what)
-
-
 def buffer_shuffle(items: Iterable[T], buffer_size: int, rng: random.Random) -> Iterator[T]:
     """Shuffle a stream through a bounded buffer: memory O(buffer_size), not O(stream)."""
     buffer: list[T] = []
@@ -242,25 +206,8 @@ class StreamingTextDataset(IterableDataset):
 
     def _encode(self, handles: list[Any]) -> list[dict[str, Any]]:
         examples = [self.source.read(handle) for handle in handles]
-        encodings = self.tokenizer.encode_batch([text for text, _ in examples])
+        ids = encode_ids(self.tokenizer, [text for text, _ in examples], self.max_length)
         return [
-            {"input_ids": torch.tensor(enc.ids[: self.max_length]), "label": label}
-            for enc, (_, label) in zip(encodings, examples, strict=True)
+            {"input_ids": torch.tensor(seq), "label": label}
+            for seq, (_, label) in zip(ids, examples, strict=True)
         ]
-
-
-class EpochLoader(ResumableDataLoader):
-    """A DataLoader that tells its dataset the epoch before each pass.
-
-    Lightning calls `set_epoch` on samplers only, and an iterable dataset has none. Workers
-    must not be persistent, or they would keep the dataset of the first epoch. A mid-epoch
-    resume re-reads and drops the batches already trained on (see resume.py).
-    """
-
-    def __init__(self, *args: Any, epoch_fn: Callable[[], int], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.epoch_fn = epoch_fn
-
-    def __iter__(self) -> Any:
-        self.dataset.set_epoch(self.epoch_fn())
-        return super().__iter__()

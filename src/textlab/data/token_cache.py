@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textlab.atomic import open_atomic
+from textlab.base.atomic import open_atomic
+from textlab.base.fingerprint import fingerprint_json
 from textlab.data.dataset import TokenizedDataset
-from textlab.fingerprint import fingerprint_json
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,28 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from textlab.errors import require
+from textlab.base.errors import require
 
 AttentionImpl = Literal["manual", "sdpa"]
 ATTENTION_IMPLS = ("manual", "sdpa")
+
+
+def head_size(d_model: int, num_heads: int, even: bool = False) -> int:
+    """d_model / num_heads, checked; `even` for rotary positions, which turn channel pairs."""
+    require(
+        num_heads >= 1 and d_model % num_heads == 0,
+        "num_heads",
+        num_heads,
+        f"a divisor of d_model={d_model}",
+    )
+    size = d_model // num_heads
+    require(
+        not even or size % 2 == 0,
+        "num_heads",
+        num_heads,
+        f"leaving an even head size d_model/num_heads (now {size}) for rotary positions",
+    )
+    return size
 
 
 def key_mask(key_padding_mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -68,8 +86,7 @@ class MultiHeadAttention(nn.Module):
         score_bias: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        divisible = num_heads >= 1 and d_model % num_heads == 0
-        require(divisible, "d_model", d_model, f"divisible by num_heads={num_heads}")
+        head_size(d_model, num_heads, even=rotary is not None)
         require(impl in ATTENTION_IMPLS, "attention", impl, f"one of {', '.join(ATTENTION_IMPLS)}")
         self.num_heads = num_heads
         self.dropout = dropout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textlab.errors import require
+from textlab.base.errors import require
 from textlab.models.pooling import masked_mean
 
 

@@ -12,20 +12,23 @@ at full weight pulls a stronger one down.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import hydra
 import torch
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from textlab.errors import ConfigValueError, require
+from textlab.base.errors import require
+from textlab.base.instantiate import build
+from textlab.models.protocols import FitsFromData
 
 
 class Ensemble(nn.Module):
-    """Classifiers over the same (input_ids, attention_mask); logits are log mean probabilities."""
+    """Classifiers over the same (input_ids, attention_mask); logits are log mean probabilities.
+
+    Implements the MemberEnsemble and FitsFromData protocols (models/protocols.py).
+    """
 
     def __init__(
         self,
@@ -62,12 +65,25 @@ class Ensemble(nn.Module):
             out[name] = member(input_ids[:, crop], attention_mask[:, crop])
         return out
 
+    def _fitting(self) -> dict[str, FitsFromData]:
+        return {
+            name: member
+            for name, member in self.members.items()
+            if isinstance(member, FitsFromData) and member.needs_fit()
+        }
+
+    def needs_fit(self) -> bool:
+        return bool(self._fitting())
+
     def observe(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor) -> None:
-        """Pass a training batch to members that count statistics (models/ngram.py), cropped."""
-        for name, member in self.members.items():
-            if hasattr(member, "observe"):
-                crop = slice(None, self.max_lengths[name])
-                member.observe(input_ids[:, crop], attention_mask[:, crop], labels)
+        """Pass a training batch, cropped, to members that count statistics (models/ngram.py)."""
+        for name, member in self._fitting().items():
+            crop = slice(None, self.max_lengths[name])
+            member.observe(input_ids[:, crop], attention_mask[:, crop], labels)
+
+    def fit(self, total: Callable[[Tensor], Tensor] = lambda counts: counts) -> None:
+        for member in self._fitting().values():
+            member.fit(total)
 
     def combine(self, member_logits: Mapping[str, Tensor]) -> Tensor:
         """log(weighted mean of member probabilities): (B, C) logits whose softmax is it."""
@@ -98,14 +114,13 @@ def build_ensemble(vocab_size: int, num_classes: int, pad_id: int, members: Dict
         if spec is None:  # dropped from the command line: model.members.<name>=null
             continue
         require("net" in spec, f"members.{name}", spec, "a mapping with a `net` model config")
-        try:
-            nets[name] = hydra.utils.instantiate(
-                spec.net, vocab_size=vocab_size, num_classes=num_classes, pad_id=pad_id
-            )
-        except InstantiationException as err:
-            if isinstance(err.__cause__, ConfigValueError):  # names the argument, not the member
-                raise ConfigValueError(f"members.{name}.net.{err.__cause__}") from None
-            raise
+        nets[name] = build(
+            spec.net,
+            f"members.{name}.net",
+            vocab_size=vocab_size,
+            num_classes=num_classes,
+            pad_id=pad_id,
+        )
         max_lengths[name] = spec.get("max_length")
         lr_scales[name] = spec.get("lr_scale", 1.0)
         weights[name] = spec.get("weight", 1.0)

@@ -4,7 +4,7 @@ Wang & Manning's NBSVM showed that bigrams alone carry most of IMDb's sentiment 
 "no plot"); this is the neural cousin. Word order beyond `ngram` tokens is invisible to it.
 With `binary` and `naive_bayes` it reads NBSVM's features: each distinct n-gram once, scaled
 by its log-count ratio, fitted from the training data before the first step
-(callbacks/log_count_ratios.py).
+(callbacks/log_count_ratios.py; the FitsFromData protocol).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from textlab.errors import require
+from textlab.base.errors import require
 
 # odd 32-bit constant (Knuth's multiplicative hash): spreads consecutive n-gram indices
 # over the buckets instead of clustering them
@@ -92,9 +92,13 @@ class NgramClassifier(nn.Module):
         summed = self.embedding(ids, per_sample_weights=weights)  # (B, E), padding weighs 0
         return self.head(self.dropout(summed / count))
 
+    def needs_fit(self) -> bool:
+        """With `naive_bayes`, whether the log-count ratios are still to be counted."""
+        return self.naive_bayes and not bool(self.ratio_fitted)
+
     @torch.no_grad()
     def observe(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor) -> None:
-        """Count, per class, the reviews each row's n-gram occurs in (for `fit_ratio`)."""
+        """Count, per class, the reviews each row's n-gram occurs in (for `fit`)."""
         ids, real = distinct(*self.gram_ids(input_ids.long(), attention_mask.bool()))
         if self._counts is None:
             self._counts = torch.zeros(2, len(self.log_ratio), device=ids.device)
@@ -104,7 +108,7 @@ class NgramClassifier(nn.Module):
         )
 
     @torch.no_grad()
-    def fit_ratio(self, total: Callable[[Tensor], Tensor] = lambda counts: counts) -> None:
+    def fit(self, total: Callable[[Tensor], Tensor] = lambda counts: counts) -> None:
         """NBSVM's log-count ratio from the observed counts; `total` sums them over processes.
 
         r = log((p / |p|₁) / (q / |q|₁)) with p, q the positive and negative counts plus one:

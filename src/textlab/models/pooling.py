@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-POOLINGS = ("last", "mean", "max")
+# What each model family may pool: a recurrent encoder's final states ("last"), a transformer's
+# [CLS] vector ("cls"), or either's states over real tokens ("mean", "max").
+RNN_POOLINGS = ("last", "mean", "max")
+ENCODER_POOLINGS = ("cls", "mean", "max")
 
 
 def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -16,3 +21,8 @@ def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Max of `states` (B, T, D) over positions where `mask` (B, T) is True."""
     return states.masked_fill(~mask.unsqueeze(-1), torch.finfo(states.dtype).min).amax(dim=1)
+
+
+def masked_pool(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`masked_mean` or `masked_max` for `kind` "mean" or "max"."""
+    return {"mean": masked_mean, "max": masked_max}[kind]

@@ -9,8 +9,6 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from textlab.errors import require
-
 PositionalKind = Literal["sinusoidal", "learned", "rotary", "alibi", "none"]
 POSITIONAL_KINDS = ("sinusoidal", "learned", "rotary", "alibi", "none")
 
@@ -63,8 +61,8 @@ class RotaryPositions(nn.Module):
     """
 
     def __init__(self, max_length: int, head_dim: int) -> None:
+        """`head_dim` must be even (attention.head_size checks it for the transformer)."""
         super().__init__()
-        require(head_dim % 2 == 0, "head_dim", head_dim, "even for rotary positions")
         half = head_dim // 2
         inv_freq = 10000 ** (-torch.arange(half, dtype=torch.float64) / half)  # (hs/2,)
         angle = torch.arange(max_length, dtype=torch.float64)[:, None] * inv_freq  # (T, hs/2)

@@ -7,9 +7,14 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from textlab.errors import ConfigValueError, require
-from textlab.models.attention import ATTENTION_IMPLS, AttentionImpl, MultiHeadAttention
-from textlab.models.pooling import masked_max, masked_mean
+from textlab.base.errors import ConfigValueError, require
+from textlab.models.attention import (
+    ATTENTION_IMPLS,
+    AttentionImpl,
+    MultiHeadAttention,
+    head_size,
+)
+from textlab.models.pooling import ENCODER_POOLINGS, masked_pool
 from textlab.models.positional import (
     POSITIONAL_KINDS,
     AlibiBias,
@@ -18,8 +23,7 @@ from textlab.models.positional import (
     build_positional,
 )
 
-Pooling = Literal["cls", "mean", "max"]
-POOLINGS = ("cls", "mean", "max")
+Pooling = Literal["cls", "mean", "max"]  # ENCODER_POOLINGS
 NormPlacement = Literal["pre", "post"]
 
 
@@ -84,9 +88,12 @@ class TransformerClassifier(nn.Module):
 
     Token embeddings start at N(0, 0.02²) (GPT-2, BERT), not PyTorch's N(0, 1): Adam moves every
     weight by about lr per step whatever its size, so unit-scale embeddings change by ~0.1% a
-    step and the model sat at chance for epochs on the embedded corpus. (The sinusoids then
-    outweigh the tokens at first; the pre-norm LayerNorms rescale, and rotary, the default,
-    adds nothing to the embeddings.)
+    step and the model sat at chance for epochs on the embedded corpus. (With sinusoidal
+    positions the sinusoids then outweigh the tokens at first and the pre-norm LayerNorms
+    rescale; rotary, conf/model/transformer.yaml's choice, adds nothing to the embeddings.)
+    The argument defaults are the classic encoder's (sinusoidal, [CLS] pooling) and stay so,
+    since checkpoints of ensemble members store only the arguments that were set;
+    conf/model/transformer.yaml sets every argument to what trains well here.
     """
 
     def __init__(
@@ -106,13 +113,14 @@ class TransformerClassifier(nn.Module):
         norm: NormPlacement = "pre",
         max_length: int = 256,
     ) -> None:
+        # long: every argument is checked where the reader meets it, then the layers are built
+        # in reading order; split up, the checks would drift from the arguments they guard
         super().__init__()
         require(vocab_size >= 1, "vocab_size", vocab_size, "a positive integer")
         require(num_classes >= 2, "num_classes", num_classes, "at least 2")
         require(0 <= pad_id < vocab_size, "pad_id", pad_id, f"in [0, vocab_size={vocab_size})")
         require(d_model >= 1, "d_model", d_model, "a positive integer")
-        require(num_heads >= 1, "num_heads", num_heads, "a positive integer")
-        require(d_model % num_heads == 0, "num_heads", num_heads, f"a divisor of d_model={d_model}")
+        head_dim = head_size(d_model, num_heads, even=positional == "rotary")
         require(num_layers >= 1, "num_layers", num_layers, "at least 1")
         require(ffn_dim >= 1, "ffn_dim", ffn_dim, "a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "a probability in [0, 1)")
@@ -125,7 +133,7 @@ class TransformerClassifier(nn.Module):
         for key, value, choices in (
             ("attention", attention, ATTENTION_IMPLS),
             ("positional", positional, POSITIONAL_KINDS),
-            ("pooling", pooling, POOLINGS),
+            ("pooling", pooling, ENCODER_POOLINGS),
             ("norm", norm, ("pre", "post")),
         ):
             require(value in choices, key, value, f"one of {', '.join(choices)}")
@@ -139,9 +147,6 @@ class TransformerClassifier(nn.Module):
         with torch.no_grad():
             self.tokens.weight[pad_id].zero_()  # nn.Embedding keeps the padding row at zero
         self.positions = build_positional(positional, max_length, d_model)
-        head_dim = d_model // num_heads
-        if positional == "rotary":
-            require(head_dim % 2 == 0, "num_heads", num_heads, "leaving an even head size (rotary)")
         rotary = RotaryPositions(max_length, head_dim) if positional == "rotary" else None
         alibi = AlibiBias(max_length, num_heads) if positional == "alibi" else None
         self.embed_dropout = nn.Dropout(dropout)
@@ -192,8 +197,7 @@ class TransformerClassifier(nn.Module):
             return x[:, 0]
         if attention_mask is None:
             attention_mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-        pool = masked_mean if self.pooling == "mean" else masked_max
-        return pool(x, attention_mask)
+        return masked_pool(self.pooling)(x, attention_mask)
 
     @torch.no_grad()
     def attention_maps(self, input_ids: Tensor, attention_mask: Tensor | None) -> list[Tensor]:

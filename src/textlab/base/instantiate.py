@@ -1,0 +1,41 @@
+"""Instantiate config nodes, turning constructor complaints into one-line errors naming the key."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import hydra
+from hydra.errors import InstantiationException
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig
+
+from textlab.base.errors import ConfigValueError, UserError
+
+
+def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """`hydra.utils.instantiate(node, **kwargs)`; bad values read `data.batch_size=0: ...`.
+
+    `key` is where `node` sits in the config (`model`, `model.members.lstm.net`), used when
+    Hydra's report names no nested node of its own.
+    """
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, ConfigValueError):
+            # Hydra names a failing nested node ("full_key: data.source"); the cause the argument
+            match = re.search(r"full_key: (\S+)", str(err))
+            raise ConfigValueError(f"{match.group(1) if match else key}.{cause}") from None
+        # Lightning rejects some Trainer arguments (precision, devices) with plain ValueErrors
+        trainer_value = key == "trainer" and isinstance(cause, (TypeError, ValueError))
+        if isinstance(cause, (UserError, MisconfigurationException)) or trainer_value:
+            raise UserError(f"{key}: {cause}") from None
+        raise
+
+
+def build_all(node: DictConfig | None, key: str) -> list[Any]:
+    """Instantiate every entry of a dict-of-configs group (callbacks, loggers), skipping nulls."""
+    if not node:
+        return []
+    return [build(child, f"{key}.{name}") for name, child in node.items() if child is not None]

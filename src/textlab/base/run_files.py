@@ -1,0 +1,53 @@
+"""The run-dir contract: the name of each file a run writes, defined once (see README).
+
+conf/ reads the names through the `run_file` resolver (`${run_file:checkpoints}`), so the
+callbacks and logger configs cannot drift from what the code and the README promise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+METRICS = "metrics.json"
+PROVENANCE = "provenance.json"
+TOKENIZER = "tokenizer.json"
+CHECKPOINTS = "checkpoints"
+BEST_CHECKPOINT = "best"  # ModelCheckpoint adds ".ckpt"
+LAST_CHECKPOINT = "last"
+TENSORBOARD = "tensorboard"
+# test-split reports (training's test stage and mode=eval)
+CONFUSION_JSON = "confusion_matrix.json"
+CONFUSION_PNG = "confusion_matrix.png"
+ERRORS = "errors.jsonl"
+# mode=predict and mode=export
+PREDICTIONS = "predictions.jsonl"
+ONNX_MODEL = "model.onnx"
+EXPORT_INFO = "export.json"
+# what reading the data skipped or repaired (file-backed data, mode=predict)
+SKIPPED = "skipped.json"
+
+# what `${run_file:NAME}` in conf/ may ask for
+CONFIG_NAMES = {
+    "checkpoints": CHECKPOINTS,
+    "best_checkpoint": BEST_CHECKPOINT,
+    "last_checkpoint": LAST_CHECKPOINT,
+    "tensorboard": TENSORBOARD,
+}
+
+
+def metrics_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / METRICS
+
+
+def _config_name(name: str) -> str:
+    if name not in CONFIG_NAMES:
+        raise ValueError(f"${{run_file:{name}}}: expected one of {', '.join(CONFIG_NAMES)}")
+    return CONFIG_NAMES[name]
+
+
+def register_resolver() -> None:
+    """Make `${run_file:NAME}` resolvable; call before Hydra composes conf/ (run.py does)."""
+    if not OmegaConf.has_resolver("run_file"):
+        OmegaConf.register_new_resolver("run_file", _config_name)

@@ -1,0 +1,194 @@
+"""aclImdb (Maas et al., 2011) in its official layout, downloaded on request.
+
+`<root>/{train,test}/{pos,neg}/*.txt`, one review per file; neg → 0, pos → 1. Other files and
+folders (`train/unsup`, `*.feat`, urls) are ignored. Without `<root>/test` there is no test
+split (a warning says so) and the test stage is skipped. Reviews that are not valid UTF-8 are
+kept, their bad bytes replaced by U+FFFD, and counted in a warning (in memory; streamed reviews
+are repaired the same way, uncounted). Empty review files and ones longer than MAX_TEXT_CHARS
+are skipped and counted when the files are listed, so memory and streaming hold the same
+reviews. With `report_dir`, the counts go to skipped.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Any
+
+from textlab.base.errors import UserError
+from textlab.data.datamodule import TextDataModule
+from textlab.data.labels import SENTIMENT_LABELS
+from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
+from textlab.data.sources.download import fetch_and_extract
+from textlab.data.splits import TextSplit, carve_validation
+from textlab.data.streaming import FilePerExample
+
+log = logging.getLogger(__name__)
+
+URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+ARCHIVE_FOLDER = "aclImdb"  # the archive's single top-level folder
+LAYOUT = "<root>/{train,test}/{pos,neg}/*.txt"
+FOLDER_LABELS = {
+    "neg": SENTIMENT_LABELS.index("negative"),
+    "pos": SENTIMENT_LABELS.index("positive"),
+}
+SPLITS = ("train", "test")
+# Files this short are read when listed, to find whitespace-only ones; longer ones are not
+# worth a second read (in memory) or a first one (streaming) for that.
+BLANK_PROBE_BYTES = 64
+UTF8_MAX_BYTES = 4  # per character
+
+
+def read_review(path: Path) -> tuple[str, bool]:
+    """The review's text without a byte-order mark, and whether invalid UTF-8 was replaced."""
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
+
+
+def review_text(path: Path) -> str:
+    return read_review(path)[0]
+
+
+def usable_review(path: Path, stats: ReadStats) -> bool:
+    """False, counted in `stats`, for an empty review file or one over MAX_TEXT_CHARS."""
+    try:
+        size = path.stat().st_size
+    except OSError as err:  # e.g. a dangling symlink
+        raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
+    if size <= BLANK_PROBE_BYTES and not review_text(path).strip():
+        stats.skip("empty", str(path))
+    elif size > UTF8_MAX_BYTES * MAX_TEXT_CHARS or (
+        size > MAX_TEXT_CHARS and len(review_text(path)) > MAX_TEXT_CHARS
+    ):
+        stats.skip("too_long", str(path))
+    else:
+        stats.kept += 1
+        return True
+    return False
+
+
+class AclImdb:
+    """The aclImdb source: `load()` reads every review; `streams()` lists files to read later."""
+
+    label_names = SENTIMENT_LABELS
+
+    def __init__(
+        self,
+        root: str | Path,
+        download: bool = False,
+        url: str = URL,
+        sha256: str = SHA256,
+        report_dir: str | Path | None = None,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.download, self.url, self.sha256 = download, url, sha256
+        self.report_dir = report_dir
+        self._files: dict[str, tuple[list[Path], list[int]]] | None = None
+        self._listing: dict[str, ReadStats] = {}
+
+    def file_lists(self) -> dict[str, tuple[list[Path], list[int]]]:
+        """{split: (review files, labels)} for the splits present, in sorted file order."""
+        if self._files is None:
+            if not self.root.is_dir():
+                if not self.download:
+                    raise UserError(
+                        f"data.root={self.root}: no such folder; expected the aclImdb layout "
+                        f"{LAYOUT} (or set data.download=true to fetch it)"
+                    )
+                fetch_and_extract(self.url, self.sha256, self.root, ARCHIVE_FOLDER)
+            files = {}
+            for split in SPLITS:
+                listed = self._list(split)
+                if listed is not None:
+                    files[split] = listed
+            if "train" not in files:
+                raise UserError(
+                    f"data.root={self.root} has no train/ folder; "
+                    f"expected the aclImdb layout {LAYOUT}"
+                )
+            if "test" not in files:
+                log.warning(
+                    "data.root=%s has no test/ folder: no test split, so the test stage is skipped",
+                    self.root,
+                )
+            self._files = files
+        return self._files
+
+    def _list(self, split: str) -> tuple[list[Path], list[int]] | None:
+        folder = self.root / split
+        if not folder.is_dir():
+            return None
+        paths: list[Path] = []
+        labels: list[int] = []
+        stats = self._listing[split] = ReadStats(unit="reviews")
+        for name, label in FOLDER_LABELS.items():
+            found = sorted((folder / name).glob("*.txt")) if (folder / name).is_dir() else []
+            if not found:
+                raise UserError(
+                    f"data.root={self.root}: no {split}/{name}/*.txt reviews; "
+                    f"expected the aclImdb layout {LAYOUT}"
+                )
+            reviews = [path for path in found if usable_review(path, stats)]
+            if not reviews:
+                raise UserError(
+                    f"data.root={self.root}: every {split}/{name}/*.txt review is empty or "
+                    f"longer than {MAX_TEXT_CHARS} characters; expected some to train on"
+                )
+            paths.extend(reviews)
+            labels.extend([label] * len(reviews))
+        return paths, labels
+
+    def _report(self, stats: dict[str, ReadStats]) -> None:
+        for split, split_stats in stats.items():
+            split_stats.report(f"{self.root}/{split}")
+        write_read_report(self.report_dir, stats)
+
+    def load(self) -> dict[str, tuple[list[str], list[int]]]:
+        """{split: (texts, labels)}; "train" always, "test" when the folder exists."""
+        splits = {}
+        stats = {}
+        for split, (paths, labels) in self.file_lists().items():
+            stats[split] = copy.deepcopy(self._listing[split])  # load() may run twice
+            texts = []
+            for path in paths:
+                text, bad = read_review(path)
+                texts.append(text)
+                if bad:
+                    stats[split].repair("invalid_utf8", str(path))
+            splits[split] = (texts, labels)
+        self._report(stats)
+        return splits
+
+    def streams(self, val_fraction: float, seed: int) -> dict[str, FilePerExample]:
+        """File lists per split; val is carved from train exactly as in memory (same reviews)."""
+        files = self.file_lists()
+        self._report(self._listing)
+        paths, labels = files["train"]
+        # carve_validation only looks at labels and positions, so paths can stand in for texts
+        train, val = carve_validation(
+            TextSplit([str(p) for p in paths], labels), val_fraction, seed
+        )
+        sources = {
+            "train": FilePerExample([Path(p) for p in train.texts], train.labels, review_text),
+            "val": FilePerExample([Path(p) for p in val.texts], val.labels, review_text),
+        }
+        if "test" in files:
+            sources["test"] = FilePerExample(*files["test"], review_text)
+        return sources
+
+
+def imdb_datamodule(
+    root: str,
+    download: bool = False,
+    url: str = URL,
+    sha256: str = SHA256,
+    report_dir: str | None = None,
+    **options: Any,
+) -> TextDataModule:
+    """`TextDataModule` over `AclImdb`; `options` are the datamodule's own arguments."""
+    return TextDataModule(AclImdb(root, download, url, sha256, report_dir), **options)

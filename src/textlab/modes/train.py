@@ -1,0 +1,91 @@
+"""`mode=train`: fit, validating every epoch → test the best checkpoint → metrics.json."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from textlab.base import run_files
+from textlab.base.atomic import write_json_atomic, write_text_atomic
+from textlab.base.fingerprint import fingerprint_json
+from textlab.base.instantiate import build
+from textlab.checkpoint.format import SavedRun, checkpoint_extras
+from textlab.checkpoint.resume_checks import check_can_resume
+from textlab.models.factory import build_net
+from textlab.run import provenance
+from textlab.run.outcome import finish_run, test_split
+from textlab.run.sweep_ranks import SweepJobRanks
+from textlab.run.trainer import build_trainer, training_callbacks
+from textlab.tokenization import pad_id
+
+
+def train(
+    cfg: DictConfig, saved: SavedRun | None = None, sweep_ranks: SweepJobRanks | None = None
+) -> dict[str, float]:
+    """Run one training job as configured; returns the final metrics (also in metrics.json).
+
+    With `saved` (the checkpoint at `cfg.ckpt_path`), training resumes from it, with its
+    tokenizer; `cfg` is then already merged with its config (see checkpoint/config_merge.py).
+    """
+    started = time.time()
+    run_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build(cfg.data, "data")
+    spec = build(cfg.tokenizer, "tokenizer")
+    train_split = datamodule.splits()["train"]
+    tokenizer = (
+        saved.tokenizer
+        if saved is not None
+        else spec.load_or_train(train_split.texts, train_split.fingerprint(), cfg.paths.cache_dir)
+    )
+    datamodule.attach_tokenizer(tokenizer)
+
+    net = build_net(
+        cfg.model,
+        vocab_size=tokenizer.get_vocab_size(),
+        num_classes=datamodule.num_classes,
+        pad_id=pad_id(tokenizer),
+    )
+    module = build(cfg.module, "module", net=net, num_classes=datamodule.num_classes)
+    if saved is not None:
+        check_can_resume(saved, cfg, module)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    extras = checkpoint_extras(config, tokenizer, datamodule.label_names)
+    callbacks = training_callbacks(cfg.seed, extras, cfg.get("ckpt_path"))
+    trainer = build_trainer(cfg, callbacks, sweep_ranks=sweep_ranks)
+
+    record = provenance.collect(config, data_fingerprints(datamodule))
+    if trainer.is_global_zero:
+        write_text_atomic(run_dir / run_files.TOKENIZER, tokenizer.to_str())
+        write_json_atomic(run_dir / run_files.PROVENANCE, record)
+
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    metrics = {
+        name: float(value)
+        for name, value in trainer.callback_metrics.items()
+        if name.startswith("val/")
+    }
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    # Without a test split (e.g. an aclImdb copy with train/ only) there is no test stage.
+    if datamodule.has_split("test"):
+        metrics.update(test_split(trainer, module, datamodule, run_dir, ckpt_path=best or None))
+    metrics = dict(sorted(metrics.items()))
+    finish_run(trainer, run_dir, metrics, record, started, best_checkpoint=best or None)
+    return metrics
+
+
+def data_fingerprints(datamodule: Any) -> dict[str, str]:
+    """What provenance.json records of the data: every split, the training split, the tokenizer."""
+    splits = datamodule.splits()
+    return {
+        "data": fingerprint_json(
+            {name: split.fingerprint() for name, split in sorted(splits.items())}
+        ),
+        "train_split": splits["train"].fingerprint(),
+        "tokenizer": datamodule.tokenizer_fingerprint,
+    }

@@ -1,0 +1,59 @@
+"""Class probabilities from a trained network: for batches a loader makes, or for raw texts
+tokenized exactly as in training (one path for the test reports, mode=predict and any server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+
+from textlab.data.collate import PaddingCollator
+from textlab.tokenization import encode_ids, pad_id
+
+
+@torch.no_grad()
+def probabilities(
+    net: nn.Module,
+    batches: Iterable[dict[str, torch.Tensor]],
+    device: torch.device | str = "cpu",
+    precision: AbstractContextManager[Any] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Softmax over `net`'s logits for every batch: (N, C) probabilities and (N,) labels if any.
+
+    `precision` is the autocast context the trainer used, so the numbers match its test stage.
+    """
+    was_training = net.training
+    net.eval()
+    probs, labels = [], []
+    try:
+        with precision or nullcontext():
+            for batch in batches:
+                logits = net(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+                probs.append(logits.float().softmax(dim=-1).cpu())
+                if "labels" in batch:
+                    labels.append(batch["labels"].cpu())
+    finally:
+        net.train(was_training)
+    num_classes = probs[0].size(-1) if probs else 0
+    all_probs = torch.cat(probs) if probs else torch.empty(0, num_classes)
+    return all_probs, torch.cat(labels) if labels else None
+
+
+class TextPredictor:
+    """A network with its tokenizer: texts in, (N, C) probabilities out, in one padded batch."""
+
+    def __init__(
+        self, net: nn.Module, tokenizer: Tokenizer, max_length: int, device: torch.device | str
+    ) -> None:
+        self.net = net.to(device).eval()
+        self.tokenizer, self.max_length, self.device = tokenizer, max_length, device
+        self.collator = PaddingCollator(pad_id(tokenizer))
+
+    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
+        ids = encode_ids(self.tokenizer, texts, self.max_length)
+        batch = self.collator([{"input_ids": seq, "label": 0} for seq in ids])
+        return probabilities(self.net, [batch], self.device)[0]

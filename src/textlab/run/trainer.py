@@ -1,0 +1,52 @@
+"""The Trainer every mode gets: the configured callbacks and loggers, plus what training needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, Checkpoint, LearningRateMonitor
+from omegaconf import DictConfig
+
+from textlab.base.instantiate import build, build_all
+from textlab.callbacks.resume import CarryBestCheckpoint, RestoreLoaderPosition
+from textlab.callbacks.seed_each_batch import SeedEachBatch
+from textlab.checkpoint.format import CheckpointExtras
+from textlab.run.sweep_ranks import SweepJobRanks
+
+
+def training_callbacks(
+    seed: int, extras: dict[str, Any], resumed_from: str | None = None
+) -> list[Callback]:
+    """The callbacks every training run gets, whatever `callbacks=` says: the seed of each
+    batch, the `textlab` entry of each checkpoint, and on resume the loader position and the
+    best checkpoint so far."""
+    callbacks: list[Callback] = [SeedEachBatch(seed), CheckpointExtras(extras)]
+    if resumed_from:
+        callbacks += [RestoreLoaderPosition(), CarryBestCheckpoint(resumed_from)]
+    return callbacks
+
+
+def build_trainer(
+    cfg: DictConfig,
+    extra_callbacks: list[Callback],
+    checkpoints: bool = True,
+    sweep_ranks: SweepJobRanks | None = None,
+) -> L.Trainer:
+    """The configured Trainer; `checkpoints=False` leaves out checkpoint callbacks (eval).
+
+    In a sweep job (`sweep_ranks`), the job starts the Trainer's DDP ranks itself.
+    """
+    callbacks = build_all(cfg.get("callbacks"), "callbacks")
+    if not checkpoints:
+        callbacks = [c for c in callbacks if not isinstance(c, Checkpoint)]
+    loggers = build_all(cfg.get("logger"), "logger")
+    if not loggers:
+        # LearningRateMonitor refuses to run without a logger; `logger=none` should still train.
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    trainer = build(
+        cfg.trainer, "trainer", callbacks=callbacks + extra_callbacks, logger=loggers or False
+    )
+    if sweep_ranks is not None:
+        sweep_ranks.launch(trainer)
+    return trainer

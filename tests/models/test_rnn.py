@@ -1,0 +1,59 @@
+"""RNNClassifier: packed sequences, so padding never changes a logit; bad arguments name the key."""
+
+import pytest
+import torch
+
+from textlab.base.errors import ConfigValueError
+from textlab.models.rnn import RNNClassifier
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_padding_never_changes_a_prediction(cell, pooling, bidirectional):
+    torch.manual_seed(0)
+    model = RNNClassifier(
+        vocab_size=50,
+        num_classes=2,
+        pad_id=0,
+        embedding_dim=16,
+        hidden_size=16,
+        num_layers=2,
+        cell=cell,
+        bidirectional=bidirectional,
+        pooling=pooling,
+    ).eval()
+    review = torch.randint(3, 50, (1, 7))
+    alone = model(review, torch.ones(1, 7, dtype=torch.bool))
+
+    batch = torch.zeros(3, 20, dtype=torch.long)  # 0 is [PAD]
+    batch[0, :7] = review[0]
+    batch[1] = torch.randint(3, 50, (20,))
+    batch[2, :12] = torch.randint(3, 50, (12,))
+    mask = batch != 0
+    in_batch = model(batch, mask)
+
+    torch.testing.assert_close(in_batch[0:1], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_rnn_classifier_output_shape_and_gradients_flow():
+    model = RNNClassifier(vocab_size=30, num_classes=3, pad_id=0, embedding_dim=8, hidden_size=8)
+    ids = torch.randint(1, 30, (4, 9))
+    logits = model(ids, torch.ones(4, 9, dtype=torch.bool))
+    assert logits.shape == (4, 3)
+    logits.sum().backward()
+    assert model.embedding.weight.grad is not None and model.embedding.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"cell": "transformer"}, "cell"),
+        ({"pooling": "first"}, "pooling"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"dropout": 1.5}, "dropout"),
+    ],
+)
+def test_bad_rnn_arguments_name_the_key(kwargs, key):
+    with pytest.raises(ConfigValueError, match=rf"^{key}="):
+        RNNClassifier(vocab_size=10, num_classes=2, pad_id=0, **kwargs)
