@@ -7,6 +7,7 @@ package; the modes never import each other. Imports inside functions count too.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_the_import_check_catches_an_upward_and_a_sideways_import(tmp_path, monk
     (fake / "modes").mkdir()
     (fake / "models" / "bad.py").write_text("from textlab.run.trainer import build_trainer\n")
     (fake / "modes" / "a.py").write_text("def f():\n    from textlab.modes.b import g\n")
-    monkeypatch.setattr(__import__(__name__), "SRC", fake)
+    monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
     for bad in (fake / "models" / "bad.py", fake / "modes" / "a.py"):
         with pytest.raises(AssertionError):
             test_imports_point_down_the_layers(bad)

@@ -65,7 +65,7 @@ def forget_best_checkpoint(keeper: Any) -> None:
     keeper.best_model_path = ""
 
 
-def test_precision_context(trainer: Any) -> AbstractContextManager[Any]:
+def evaluation_precision(trainer: Any) -> AbstractContextManager[Any]:
     """The autocast context the trainer's test stage runs in (its precision plugin's)."""
     return trainer.precision_plugin.test_step_context()
 

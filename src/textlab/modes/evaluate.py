@@ -13,7 +13,7 @@ from textlab.base.fingerprint import file_sha256
 from textlab.base.instantiate import build
 from textlab.checkpoint.format import SavedRun
 from textlab.run import provenance
-from textlab.run.outcome import finish_run, test_split
+from textlab.run.outcome import finish_run, run_test_stage
 from textlab.run.sweep_ranks import SweepJobRanks
 from textlab.run.trainer import build_trainer
 
@@ -40,7 +40,7 @@ def evaluate(
     net = saved.build_net()
     module = build(cfg.module, "module", net=net, num_classes=num_classes, compile=False)
     trainer = build_trainer(cfg, [], checkpoints=False, sweep_ranks=sweep_ranks)
-    metrics = dict(sorted(test_split(trainer, module, datamodule, run_dir).items()))
+    metrics = dict(sorted(run_test_stage(trainer, module, datamodule, run_dir).items()))
 
     if trainer.is_global_zero:
         fingerprints = {

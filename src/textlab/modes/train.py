@@ -17,7 +17,7 @@ from textlab.checkpoint.format import SavedRun, checkpoint_extras
 from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.models.factory import build_net
 from textlab.run import provenance
-from textlab.run.outcome import finish_run, test_split
+from textlab.run.outcome import finish_run, run_test_stage
 from textlab.run.sweep_ranks import SweepJobRanks
 from textlab.run.trainer import build_trainer, training_callbacks
 from textlab.tokenization import pad_id
@@ -73,7 +73,7 @@ def train(
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     # Without a test split (e.g. an aclImdb copy with train/ only) there is no test stage.
     if datamodule.has_split("test"):
-        metrics.update(test_split(trainer, module, datamodule, run_dir, ckpt_path=best or None))
+        metrics.update(run_test_stage(trainer, module, datamodule, run_dir, ckpt_path=best or None))
     metrics = dict(sorted(metrics.items()))
     finish_run(trainer, run_dir, metrics, record, started, best_checkpoint=best or None)
     return metrics

@@ -17,7 +17,7 @@ from textlab.base.atomic import write_json_atomic
 from textlab.run.reports import report_test_split
 
 
-def test_split(
+def run_test_stage(
     trainer: L.Trainer,
     module: L.LightningModule,
     datamodule: Any,

@@ -134,7 +134,7 @@ def report_test_split(trainer: L.Trainer, net: nn.Module, datamodule: Any, run_d
     """
     # Lightning moves the model back to the CPU after testing; run where the test ran
     device = trainer.strategy.root_device
-    precision = framework.test_precision_context(trainer)
+    precision = framework.evaluation_precision(trainer)
     probs, labels = probabilities(net.to(device), datamodule.test_dataloader(), device, precision)
     assert labels is not None
     wanted = {index for index, _ in confident_errors(probs, labels)}
