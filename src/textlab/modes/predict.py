@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -18,7 +19,13 @@ from textlab.base.errors import UserError, require
 from textlab.base.run_files import PREDICTIONS
 from textlab.checkpoint.format import SavedRun
 from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
-from textlab.data.sources.records import decode_lines, open_binary, record_format
+from textlab.data.sources.records import (
+    decode_lines,
+    open_binary,
+    parse_json_line,
+    record_format,
+    repair_unicode,
+)
 from textlab.run.inference import TextPredictor
 
 log = logging.getLogger(__name__)
@@ -36,31 +43,41 @@ def read_reviews(
     only `max_length` tokens of it anyway), both counted in `stats`.
     """
     if not path.is_file():
-        raise UserError(f"predict.input={path}: no such file")
+        what = "not a regular file (a folder, pipe or device)" if path.exists() else "no such file"
+        raise UserError(f"predict.input={path}: {what}")
     stats = stats if stats is not None else ReadStats()
     # the suffix rule of data files (records.py): .jsonl, .ndjson and .json, maybe gzipped
     jsonl = fmt == "jsonl" or (fmt == "auto" and record_format(path) == "jsonl")
-    with open_binary(path) as handle:
-        for number, line in enumerate(decode_lines(handle, path, stats), start=1):
-            if not line.strip():
-                continue
-            if not jsonl:
-                text = line.rstrip("\r\n")
-            else:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise UserError(f"{path}:{number}: not a JSON object ({err.msg})") from None
-                if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-                    raise UserError(
-                        f"{path}:{number}: no string field {text_field!r}; set predict.text_field"
-                    )
-                text = record[text_field]
-            if len(text) > MAX_TEXT_CHARS:
-                stats.repair("truncated", f"{path}:{number}")
-                text = text[:MAX_TEXT_CHARS]
-            stats.kept += 1
-            yield number, text
+    try:
+        with open_binary(path) as handle:
+            for number, line in enumerate(decode_lines(handle, path, stats), start=1):
+                if line.strip():
+                    text = review_on_line(line, jsonl, text_field, f"{path}:{number}", stats)
+                    yield number, text
+    except (OSError, EOFError, zlib.error) as err:  # e.g. a corrupt or truncated .gz
+        raise UserError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") from None
+
+
+def review_on_line(line: str, jsonl: bool, text_field: str, where: str, stats: ReadStats) -> str:
+    """The review on one non-blank line, made valid Unicode and cut to MAX_TEXT_CHARS."""
+    if not jsonl:
+        text = line.rstrip("\r\n")
+    else:
+        record = parse_json_line(line)
+        if not isinstance(record, dict):
+            raise UserError(f"{where}: not a JSON object; expected one review per line")
+        if not isinstance(record.get(text_field), str):
+            raise UserError(f"{where}: no string field {text_field!r}; set predict.text_field")
+        text = record[text_field]
+    # lone surrogates: JSON escapes, or bytes the command line could not decode
+    text, repaired = repair_unicode(text)
+    if repaired:
+        stats.repair("invalid_unicode", where)
+    if len(text) > MAX_TEXT_CHARS:
+        stats.repair("truncated", where)
+        text = text[:MAX_TEXT_CHARS]
+    stats.kept += 1
+    return text
 
 
 def predict(cfg: DictConfig, saved: SavedRun) -> list[dict[str, Any]]:
@@ -83,7 +100,8 @@ def predict(cfg: DictConfig, saved: SavedRun) -> list[dict[str, Any]]:
     )
     stats = ReadStats()
     if opts.get("text"):
-        reviews: Iterator[tuple[int, str]] = iter([(1, str(opts.text))])
+        text = review_on_line(str(opts.text), False, "", "predict.text", stats)
+        reviews: Iterator[tuple[int, str]] = iter([(1, text)])
     else:
         reviews = read_reviews(Path(opts.input), fmt, opts.get("text_field", "text"), stats)
 

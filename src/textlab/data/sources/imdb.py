@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ UTF8_MAX_BYTES = 4  # per character
 
 def read_review(path: Path) -> tuple[str, bool]:
     """The review's text without a byte-order mark, and whether invalid UTF-8 was replaced."""
-    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    except OSError as err:  # unreadable (permissions), or gone since it was listed
+        raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
     try:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -55,12 +59,17 @@ def review_text(path: Path) -> str:
 
 
 def usable_review(path: Path, stats: ReadStats) -> bool:
-    """False, counted in `stats`, for an empty review file or one over MAX_TEXT_CHARS."""
+    """False, counted in `stats`, for an empty review file, one over MAX_TEXT_CHARS, or an entry
+    that is not a regular file (a folder, pipe or device named *.txt: never opened, since
+    reading a pipe could block forever)."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as err:  # e.g. a dangling symlink
         raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
-    if size <= BLANK_PROBE_BYTES and not review_text(path).strip():
+    size = info.st_size
+    if not stat.S_ISREG(info.st_mode):
+        stats.skip("not_a_file", str(path))
+    elif size <= BLANK_PROBE_BYTES and not review_text(path).strip():
         stats.skip("empty", str(path))
     elif size > UTF8_MAX_BYTES * MAX_TEXT_CHARS or (
         size > MAX_TEXT_CHARS and len(review_text(path)) > MAX_TEXT_CHARS
@@ -136,8 +145,8 @@ class AclImdb:
             reviews = [path for path in found if usable_review(path, stats)]
             if not reviews:
                 raise UserError(
-                    f"data.root={self.root}: every {split}/{name}/*.txt review is empty or "
-                    f"longer than {MAX_TEXT_CHARS} characters; expected some to train on"
+                    f"data.root={self.root}: every {split}/{name}/*.txt entry is empty, longer "
+                    f"than {MAX_TEXT_CHARS} characters or not a file; expected some to train on"
                 )
             paths.extend(reviews)
             labels.extend([label] * len(reviews))

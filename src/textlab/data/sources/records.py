@@ -14,6 +14,7 @@ import glob
 import gzip
 import json
 import logging
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 FORMATS[".parquet"] = "parquet"
 BOM = "\ufeff"
+# a str from json.loads holds surrogates only unpaired: escaped pairs become one code point
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def record_format(path: Path) -> str | None:
@@ -49,15 +52,33 @@ def file_format(path: Path) -> str:
 
 
 def expand_paths(key: str, spec: str | Sequence[str]) -> list[Path]:
-    """A path, a glob, or a list of either → existing files in sorted order."""
+    """A path, a glob, or a list of either → regular files in sorted order.
+
+    Folders a pattern matches are passed over (`data/**` lists them); a pipe, socket or device
+    is an error, never opened (reading a pipe could block forever).
+    """
     patterns = [spec] if isinstance(spec, str) else [str(item) for item in spec]
     files: list[Path] = []
     for pattern in patterns:
         matches = sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True))
         if not matches:
             raise UserError(f"{key}={pattern}: no such file (a path, a glob, or a list of them)")
-        files.extend(Path(match) for match in matches if Path(match).is_file())
+        for match in map(Path, matches):
+            if match.is_file():
+                files.append(match)
+            elif not match.is_dir():
+                raise UserError(
+                    f"{key}={pattern}: {match} is not a regular file (a pipe, socket or "
+                    "device); expected files of records"
+                )
     return files
+
+
+def repair_unicode(text: str) -> tuple[str, bool]:
+    """`text` with each lone surrogate (from a JSON `\\ud800` escape) replaced by U+FFFD, and
+    whether there was one: tokenizers, and UTF-8 itself, cannot encode them."""
+    repaired = LONE_SURROGATE.sub("\ufffd", text)
+    return repaired, repaired != text
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -122,20 +143,30 @@ def _usable(text: Any, label: str | None, where: str, stats: ReadStats) -> bool:
     return False
 
 
+def parse_json_line(line: str) -> Any:
+    """The JSON value on `line`, or None for anything json cannot parse into one: bad syntax,
+    nesting deeper than Python's recursion limit, integers past its 4300-digit limit."""
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None
+
+
 def _jsonl_records(
     path: Path, lines: Iterable[str], text_column: str, label_column: str, stats: ReadStats
 ) -> Iterator[tuple[int, str, str]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue  # blank lines (e.g. a trailing newline) are not records
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            record = None
+        record = parse_json_line(line)
         if not isinstance(record, dict):
             stats.skip("malformed", f"{path}:{number}")
             continue
         text, label = record.get(text_column), _label_string(record.get(label_column))
+        if isinstance(text, str):
+            text, repaired = repair_unicode(text)
+            if repaired:
+                stats.repair("invalid_unicode", f"{path}:{number}")
         if _usable(text, label, f"{path}:{number}", stats):
             yield number, text, label
 
