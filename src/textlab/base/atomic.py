@@ -16,13 +16,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from textlab.base.errors import UserError
+
 
 @contextmanager
 def open_atomic(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """`open(path, mode)` whose contents appear at `path` only once the block succeeds."""
+    """`open(path, mode)` whose contents appear at `path` only once the block succeeds.
+
+    The temporary file sits in the target's own folder, so the last step is a rename on one
+    filesystem, never a copy that a full disk could cut short. When the system refuses (disk
+    full, no permission, read-only), the previous file is untouched and the error is one line
+    naming the folder (a UserError).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise _cannot_write(path, err) from None
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
@@ -32,9 +43,18 @@ def open_atomic(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         # mkstemp creates 0600; give the file the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _cannot_write(path, err) from None
         raise
+
+
+def _cannot_write(path: Path, err: OSError) -> UserError:
+    return UserError(
+        f"{path.parent}: cannot write {path.name} ({err.strerror or err}); expected room and "
+        f"permission there (a previous {path.name} is left as it was)"
+    )
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

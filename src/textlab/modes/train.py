@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from textlab.base import run_files
 from textlab.base.atomic import write_json_atomic, write_text_atomic
+from textlab.base.errors import UserError
 from textlab.base.fingerprint import fingerprint_json
 from textlab.base.instantiate import build
 from textlab.checkpoint.format import SavedRun, checkpoint_extras
@@ -19,8 +21,10 @@ from textlab.models.factory import build_net
 from textlab.run import provenance
 from textlab.run.outcome import finish_run, run_test_stage
 from textlab.run.sweep_ranks import SweepJobRanks
-from textlab.run.trainer import build_trainer, training_callbacks
+from textlab.run.trainer import build_trainer, check_trains_and_validates, training_callbacks
 from textlab.tokenization import pad_id
+
+log = logging.getLogger(__name__)
 
 
 def train(
@@ -33,6 +37,7 @@ def train(
     """
     started = time.time()
     run_dir = Path(cfg.paths.output_dir)
+    check_trains_and_validates(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build(cfg.data, "data")
@@ -65,11 +70,7 @@ def train(
         write_json_atomic(run_dir / run_files.PROVENANCE, record)
 
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
-    metrics = {
-        name: float(value)
-        for name, value in trainer.callback_metrics.items()
-        if name.startswith("val/")
-    }
+    metrics = validated_metrics(trainer, module, datamodule, resumed=saved is not None)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     # Without a test split (e.g. an aclImdb copy with train/ only) there is no test stage.
     if datamodule.has_split("test"):
@@ -89,3 +90,29 @@ def data_fingerprints(datamodule: Any) -> dict[str, str]:
         "train_split": splits["train"].fingerprint(),
         "tokenizer": datamodule.tokenizer_fingerprint,
     }
+
+
+def validated_metrics(
+    trainer: L.Trainer, module: L.LightningModule, datamodule: Any, resumed: bool
+) -> dict[str, float]:
+    """The val/* metrics of the run's last validation.
+
+    A resumed run that had nothing left to train validates its restored weights once (its
+    val/acc_best is the checkpoint's); a run that ended before its first validation is an
+    error, since there is no val/acc to report and no validated checkpoint to test.
+    """
+
+    def val_metrics() -> dict[str, float]:
+        items = trainer.callback_metrics.items()
+        return {name: float(value) for name, value in items if name.startswith("val/")}
+
+    if "val/acc" not in val_metrics() and resumed:
+        log.info("Nothing left to train in the resumed run; validating its weights once")
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+    if "val/acc" not in val_metrics():
+        raise UserError(
+            f"trainer: the run stopped at step {trainer.global_step}, before its first "
+            "validation; expected limits that reach one (trainer.max_steps, "
+            "trainer.limit_train_batches, trainer.val_check_interval)"
+        )
+    return val_metrics()

@@ -8,9 +8,11 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, Checkpoint, LearningRateMonitor
 from omegaconf import DictConfig
 
+from textlab.base.errors import ConfigValueError
 from textlab.base.instantiate import build, build_all
 from textlab.callbacks.resume import CarryBestCheckpoint, RestoreLoaderPosition
 from textlab.callbacks.seed_each_batch import SeedEachBatch
+from textlab.checkpoint.atomic_io import AtomicCheckpointIO
 from textlab.checkpoint.format import CheckpointExtras
 from textlab.run.sweep_ranks import SweepJobRanks
 
@@ -25,6 +27,24 @@ def training_callbacks(
     if resumed_from:
         callbacks += [RestoreLoaderPosition(), CarryBestCheckpoint(resumed_from)]
     return callbacks
+
+
+def check_trains_and_validates(trainer: DictConfig) -> None:
+    """Refuse, before any work, limits under which a run would never train or never validate:
+    every metrics.json has val/* and its test/* come from the best validated checkpoint."""
+    why = "a training run must train and validate at least once"
+    for key in ("max_epochs", "max_steps", "limit_train_batches", "limit_val_batches"):
+        value = trainer.get(key)
+        # bools are ints too; 0 and 0.0 both mean "none"
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            raise ConfigValueError(f"trainer.{key}={value}: expected more than 0; {why}")
+    every, epochs = trainer.get("check_val_every_n_epoch"), trainer.get("max_epochs")
+    epochs_decide = trainer.get("max_steps", -1) in (-1, None) and isinstance(epochs, int)
+    if epochs_decide and isinstance(every, int) and 0 < epochs < every:
+        raise ConfigValueError(
+            f"trainer.check_val_every_n_epoch={every}: expected at most "
+            f"trainer.max_epochs={epochs}; {why}"
+        )
 
 
 def build_trainer(
@@ -45,7 +65,11 @@ def build_trainer(
         # LearningRateMonitor refuses to run without a logger; `logger=none` should still train.
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer = build(
-        cfg.trainer, "trainer", callbacks=callbacks + extra_callbacks, logger=loggers or False
+        cfg.trainer,
+        "trainer",
+        callbacks=callbacks + extra_callbacks,
+        logger=loggers or False,
+        plugins=[AtomicCheckpointIO()],
     )
     if sweep_ranks is not None:
         sweep_ranks.launch(trainer)
