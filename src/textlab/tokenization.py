@@ -27,6 +27,7 @@ PAD_TOKEN, UNK_TOKEN, CLS_TOKEN = "[PAD]", "[UNK]", "[CLS]"
 # Order fixes the ids: [PAD]=0, [UNK]=1, [CLS]=2 for every tokenizer textlab trains.
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN)
 KINDS = ("bpe", "word")
+MAX_VOCAB_SIZE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class TokenizerSpec:
             "vocab_size",
             self.vocab_size,
             f"an integer > {len(SPECIAL_TOKENS)} (room for {' '.join(SPECIAL_TOKENS)})",
+        )
+        # the tokenizers library allocates for the size asked (1e9 aborts the process); no
+        # corpus textlab trains on yields a million distinct merges or words
+        require(
+            self.vocab_size <= MAX_VOCAB_SIZE,
+            "vocab_size",
+            self.vocab_size,
+            f"at most {MAX_VOCAB_SIZE}",
         )
         require(
             isinstance(self.min_frequency, int) and self.min_frequency >= 1,

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from textlab.app.sweep_summary import FailedJob, failed_job
 from textlab.base.errors import UserError
+from textlab.base.typecheck import check_values
 from textlab.run import distributed
 from textlab.run.sweep_ranks import SweepJobRanks, job_scope
 
@@ -28,6 +29,7 @@ def main(cfg: DictConfig) -> float | FailedJob | None:
     """
     in_sweep = _in_sweep()
     try:
+        check_values(run_keys, {key: cfg.get(key) for key in ("mode", "seed", "ckpt_path")}, "")
         if cfg.mode not in MODES:
             raise UserError(f"mode={cfg.mode!r}: expected one of {', '.join(MODES)}")
         if cfg.mode != "train" and not cfg.get("ckpt_path"):
@@ -46,6 +48,10 @@ def main(cfg: DictConfig) -> float | FailedJob | None:
         if isinstance(err, UserError):
             exit_with_error(err)
         raise
+
+
+def run_keys(mode: str, seed: int, ckpt_path: str | None) -> None:
+    """The top-level keys of conf/config.yaml; their values are checked against these hints."""
 
 
 def check_writable(run_dir: Path) -> None:

@@ -11,6 +11,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
 from textlab.base.errors import ConfigValueError, UserError
+from textlab.base.typecheck import check_values
 
 
 def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -19,6 +20,7 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
     `key` is where `node` sits in the config (`model`, `model.members.lstm.net`), used when
     Hydra's report names no nested node of its own.
     """
+    check_node(node, key)
     try:
         return hydra.utils.instantiate(node, **kwargs)
     except InstantiationException as err:
@@ -39,3 +41,21 @@ def build_all(node: DictConfig | None, key: str) -> list[Any]:
     if not node:
         return []
     return [build(child, f"{key}.{name}") for name, child in node.items() if child is not None]
+
+
+def check_node(node: DictConfig, key: str) -> None:
+    """Check `node`'s values against its `_target_`'s type hints, and every nested node Hydra
+    will build with it (not those a `_recursive_: false` target builds itself)."""
+    target = node.get("_target_")
+    if target is None:
+        return
+    try:
+        function = hydra.utils.get_object(str(target))
+    except Exception as err:  # Hydra's own message names the path; keep it one line
+        raise UserError(f"{key}._target_={target}: cannot import it ({err})") from None
+    check_values(function, {name: node[name] for name in node}, key)
+    if node.get("_recursive_", True):
+        for name in node:
+            child = node[name]
+            if isinstance(child, DictConfig) and "_target_" in child:
+                check_node(child, f"{key}.{name}")

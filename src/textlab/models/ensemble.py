@@ -11,6 +11,7 @@ at full weight pulls a stronger one down.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 
 from textlab.base.errors import require
 from textlab.base.instantiate import build
+from textlab.base.typecheck import check_values
 from textlab.models.protocols import FitsFromData
 
 
@@ -107,6 +109,15 @@ class Ensemble(nn.Module):
         ]
 
 
+def member_options(
+    net: Any, max_length: int | None = None, lr_scale: float = 1.0, weight: float = 1.0
+) -> None:
+    """The keys of one `members.<name>` entry; their values are checked against these hints."""
+
+
+MEMBER_KEYS = tuple(inspect.signature(member_options).parameters)
+
+
 def build_ensemble(vocab_size: int, num_classes: int, pad_id: int, members: DictConfig) -> Ensemble:
     """Hydra entry point (`_recursive_: false`): each `members.<name>.net` is a model config."""
     nets, max_lengths, lr_scales, weights = {}, {}, {}, {}
@@ -114,6 +125,14 @@ def build_ensemble(vocab_size: int, num_classes: int, pad_id: int, members: Dict
         if spec is None:  # dropped from the command line: model.members.<name>=null
             continue
         require("net" in spec, f"members.{name}", spec, "a mapping with a `net` model config")
+        for key in spec:  # a misspelt `weigth` would otherwise be ignored without a word
+            require(
+                key in MEMBER_KEYS,
+                f"members.{name}.{key}",
+                spec[key],
+                "a member key: " + ", ".join(MEMBER_KEYS),
+            )
+        check_values(member_options, spec, f"members.{name}")
         nets[name] = build(
             spec.net,
             f"members.{name}.net",

@@ -17,6 +17,7 @@ from rich.console import Console
 from textlab.base.atomic import open_atomic
 from textlab.base.errors import UserError, require
 from textlab.base.run_files import PREDICTIONS
+from textlab.base.typecheck import check_values
 from textlab.checkpoint.format import SavedRun
 from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
 from textlab.data.sources.records import (
@@ -31,6 +32,12 @@ from textlab.run.inference import TextPredictor
 log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "text", "jsonl")
+
+
+def predict_keys(
+    text: str | None, input: str | None, format: str, text_field: str, batch_size: int
+) -> None:
+    """The keys of `predict` in conf/config.yaml; their values are checked against these hints."""
 
 
 def read_reviews(
@@ -83,6 +90,7 @@ def review_on_line(line: str, jsonl: bool, text_field: str, where: str, stats: R
 def predict(cfg: DictConfig, saved: SavedRun) -> list[dict[str, Any]]:
     """Write predictions.jsonl for `predict.text` or `predict.input`; returns the first records."""
     opts = cfg.predict
+    check_values(predict_keys, opts, "predict")
     require(
         bool(opts.get("text")) != bool(opts.get("input")),
         "predict.text/predict.input",

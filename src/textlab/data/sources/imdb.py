@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from textlab.base.errors import UserError
+from textlab.base.typecheck import passes_options_to
 from textlab.data.datamodule import TextDataModule
 from textlab.data.labels import SENTIMENT_LABELS
 from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
@@ -191,6 +192,7 @@ class AclImdb:
         return sources
 
 
+@passes_options_to(TextDataModule)
 def imdb_datamodule(
     root: str,
     download: bool = False,

@@ -21,6 +21,7 @@ import random
 from typing import Any
 
 from textlab.base.errors import require
+from textlab.base.typecheck import passes_options_to
 from textlab.data.datamodule import TextDataModule
 from textlab.data.labels import SENTIMENT_LABELS
 from textlab.data.sources import filler as neutral
@@ -169,6 +170,7 @@ class SyntheticReviews:
         }
 
 
+@passes_options_to(TextDataModule)
 def synthetic_datamodule(
     train_size: int = 8000,
     test_size: int = 2000,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from textlab.base.errors import UserError
+from textlab.base.typecheck import passes_options_to
 from textlab.data.datamodule import TextDataModule
 from textlab.data.read_stats import ReadStats, write_read_report
 from textlab.data.sources.records import (
@@ -218,6 +219,7 @@ class TextFiles:
         return sources
 
 
+@passes_options_to(TextDataModule)
 def text_files_datamodule(
     train: Any,
     val: Any = None,
