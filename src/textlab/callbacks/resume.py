@@ -11,6 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 from textlab.base import framework
+from textlab.base.atomic import open_atomic
 from textlab.data.loaders import ResumableDataLoader
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ class CarryBestCheckpoint(Callback):
             framework.forget_best_checkpoint(keeper)
             return
         if trainer.is_global_zero:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            with open(source, "rb") as old, open_atomic(target, "wb") as new:
+                shutil.copyfileobj(old, new, 1 << 20)
         trainer.strategy.barrier("carry_best_checkpoint")
         score = state.get("best_model_score")
         framework.set_best_checkpoint(keeper, str(target), score)

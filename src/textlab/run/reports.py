@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from textlab.base import framework
-from textlab.base.atomic import write_json_atomic, write_text_atomic
+from textlab.base.atomic import open_atomic, write_json_atomic, write_text_atomic
 from textlab.base.run_files import CONFUSION_JSON, CONFUSION_PNG, ERRORS
 from textlab.run.inference import probabilities
 
@@ -107,7 +107,8 @@ def write_reports(
         run_dir / ERRORS, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors)
     )
     fig = confusion_figure(matrix, label_names)
-    fig.savefig(run_dir / CONFUSION_PNG, dpi=120)
+    with open_atomic(run_dir / CONFUSION_PNG, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.experiment.add_figure("test/confusion_matrix", fig, step)
