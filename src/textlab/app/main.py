@@ -6,9 +6,9 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from textlab.app.sweep_summary import FailedJob, failed_job
 from textlab.base.errors import UserError
@@ -29,7 +29,8 @@ def main(cfg: DictConfig) -> float | FailedJob | None:
     """
     in_sweep = _in_sweep()
     try:
-        check_values(run_keys, {key: cfg.get(key) for key in ("mode", "seed", "ckpt_path")}, "")
+        top = {key: cfg.get(key) for key in ("mode", "seed", "ckpt_path", "resume")}
+        check_values(run_keys, top, "")
         if cfg.mode not in MODES:
             raise UserError(f"mode={cfg.mode!r}: expected one of {', '.join(MODES)}")
         if cfg.mode != "train" and not cfg.get("ckpt_path"):
@@ -50,7 +51,7 @@ def main(cfg: DictConfig) -> float | FailedJob | None:
         raise
 
 
-def run_keys(mode: str, seed: int, ckpt_path: str | None) -> None:
+def run_keys(mode: str, seed: int, ckpt_path: str | None, resume: Literal["never", "auto"]) -> None:
     """The top-level keys of conf/config.yaml; their values are checked against these hints."""
 
 
@@ -94,12 +95,21 @@ def run_mode(cfg: DictConfig, sweep_ranks: SweepJobRanks | None) -> float | None
 
     Each mode is imported only when chosen: `mode=predict` need not import the trainer's stack.
     """
+    from textlab.checkpoint.format import load_checkpoint
+
     saved = None
     if cfg.get("ckpt_path"):
-        from textlab.checkpoint.config_merge import from_command_line
-        from textlab.checkpoint.format import load_checkpoint
-
         saved = load_checkpoint(cfg.ckpt_path)
+    elif cfg.mode == "train" and cfg.resume == "auto":
+        from textlab.checkpoint.auto_resume import resumable_run
+
+        saved = resumable_run(cfg)
+        if saved is not None:
+            with open_dict(cfg):
+                cfg.ckpt_path = str(saved.path)
+    if saved is not None:
+        from textlab.checkpoint.config_merge import from_command_line
+
         cfg = from_command_line(cfg, saved)
     if cfg.mode == "train":
         from textlab.modes.train import train

@@ -27,7 +27,7 @@ from textlab.checkpoint.format import SavedRun
 
 log = logging.getLogger(__name__)
 
-RUN_LOCAL = ("paths", "mode", "ckpt_path", "predict")
+RUN_LOCAL = ("paths", "mode", "ckpt_path", "predict", "resume")
 FIXED = ("model", "tokenizer", "data.max_length")
 
 
