@@ -1,5 +1,6 @@
 """`python run.py` as a user runs it: a real process, a real run dir."""
 
+import csv
 import json
 import shutil
 
@@ -116,3 +117,18 @@ def test_rerun_into_the_same_run_dir_replaces_its_checkpoints(two_runs, tmp_path
     assert sorted(p.name for p in (reused / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     best = torch.load(reused / "checkpoints/best.ckpt", weights_only=True)
     assert best[CHECKPOINT_KEY]["config"]["seed"] == 8
+
+
+def test_several_loggers_at_once_csv_beside_tensorboard(tmp_path):
+    run_dir = tmp_path / "run"
+    run_py("debug=fast", "logger=[tensorboard,csv]", f"hydra.run.dir={run_dir}", check=True)
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    with open(run_dir / "csv" / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    validated = [row for row in rows if row["val/acc"]]
+    tested = [row for row in rows if row["test/acc"]]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    # the CSV's last validation and its test row are what metrics.json reports
+    assert float(validated[-1]["val/acc"]) == pytest.approx(metrics["val/acc"])
+    assert float(tested[-1]["test/acc"]) == pytest.approx(metrics["test/acc"])
+    assert any(row["train/loss"] for row in rows)

@@ -17,6 +17,7 @@ CHECKPOINTS = "checkpoints"
 BEST_CHECKPOINT = "best"  # ModelCheckpoint adds ".ckpt"
 LAST_CHECKPOINT = "last"
 TENSORBOARD = "tensorboard"
+CSV_LOGS = "csv"  # logger=csv: csv/metrics.csv, one row per logging step and epoch
 # test-split reports (training's test stage and mode=eval)
 CONFUSION_JSON = "confusion_matrix.json"
 CONFUSION_PNG = "confusion_matrix.png"
@@ -34,6 +35,7 @@ CONFIG_NAMES = {
     "best_checkpoint": BEST_CHECKPOINT,
     "last_checkpoint": LAST_CHECKPOINT,
     "tensorboard": TENSORBOARD,
+    "csv": CSV_LOGS,
 }
 
 
