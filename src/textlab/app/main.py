@@ -91,7 +91,8 @@ def _in_sweep() -> bool:
 
 
 def run_mode(cfg: DictConfig, sweep_ranks: SweepJobRanks | None) -> float | None:
-    """Load `ckpt_path` (merged with the command line), then run the mode's module.
+    """Load `ckpt_path` (or, with `resume=auto`, the run dir's last.ckpt) merged with the
+    command line, then run the mode's module.
 
     Each mode is imported only when chosen: `mode=predict` need not import the trainer's stack.
     """
