@@ -16,6 +16,7 @@ import torch
 from cli_runner import assert_one_line_error, run_py
 from config_compose import compose_config
 from jsonl_files import write_jsonl
+from user_errors import one_line
 
 from textlab.base import run_files
 from textlab.base.errors import ConfigValueError, UserError
@@ -45,13 +46,6 @@ def make_imdb(root: Path, per_class: int = 3) -> Path:
             for i in range(per_class):
                 (root / split / folder / f"{i}_5.txt").write_text(f"{split} {folder} review {i}")
     return root
-
-
-def one_line(err: pytest.ExceptionInfo, *fragments: str) -> None:
-    message = str(err.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 def skipped_json(run_dir: Path) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from jsonl_files import write_jsonl
+from user_errors import one_line
 
 from textlab.base.errors import UserError
 from textlab.data.read_stats import ReadStats
@@ -48,13 +49,6 @@ def make_imdb(root: Path, per_class: int = 3) -> Path:
         for i in range(per_class):
             (root / "train" / folder / f"{i}_5.txt").write_text(f"{folder} review {i}")
     return root
-
-
-def one_line(err: pytest.ExceptionInfo, *fragments: str) -> None:
-    message = str(err.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 @pytest.mark.parametrize("streaming", [False, True])
