@@ -20,6 +20,7 @@ from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.models.factory import build_net
 from textlab.run import provenance
 from textlab.run.outcome import finish_run, run_test_stage
+from textlab.run.resources import check_network_fits
 from textlab.run.sweep_ranks import SweepJobRanks
 from textlab.run.trainer import build_trainer, check_trains_and_validates, training_callbacks
 from textlab.tokenization import pad_id
@@ -50,6 +51,9 @@ def train(
     )
     datamodule.attach_tokenizer(tokenizer)
 
+    check_network_fits(
+        cfg.model, tokenizer.get_vocab_size(), datamodule.num_classes, pad_id(tokenizer)
+    )
     net = build_net(
         cfg.model,
         vocab_size=tokenizer.get_vocab_size(),
