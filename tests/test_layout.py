@@ -21,6 +21,7 @@ LAYERS = {
     "models": 2,
     "callbacks": 3,
     "module": 4,
+    "pretraining_module": 4,
     "checkpoint": 5,
     "run": 6,
     "modes": 7,
@@ -92,7 +93,8 @@ def test_the_import_check_catches_an_upward_and_a_sideways_import(tmp_path, monk
 
 def test_the_top_level_holds_a_handful_of_modules():
     top = sorted(path.name for path in SRC.glob("*.py"))
-    assert top == ["__init__.py", "module.py", "tokenization.py"]
+    # the two LightningModules (classifier, language-model pretraining) and the tokenizers
+    assert top == ["__init__.py", "module.py", "pretraining_module.py", "tokenization.py"]
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(SRC)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +13,11 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from textlab.base.errors import UserError, require
+from textlab.base.errors import require
 from textlab.callbacks.finite_loss import FiniteLossCheck
+from textlab.callbacks.freeze_encoder import FreezeEncoder
 from textlab.callbacks.log_count_ratios import LogCountRatios
+from textlab.models.optimization import configure_optimization
 from textlab.models.protocols import FitsFromData, MemberEnsemble
 
 STAGES = ("train", "val", "test")
@@ -32,6 +33,9 @@ class TextClassifier(L.LightningModule):
     `check_finite_loss` stops training at the first NaN or infinite loss (FiniteLossCheck).
     `compile` compiles the network in place (`nn.Module.compile`: parameter names, and so
     checkpoints, stay the same); an ensemble's members, since training calls them one by one.
+    Fine-tuning a pretrained encoder (`pretrained=`): `encoder_lr_scale` multiplies the
+    learning rate of everything but the class head; `freeze_encoder_epochs` trains the head
+    alone for that many epochs first (FreezeEncoder).
     """
 
     def __init__(
@@ -44,6 +48,8 @@ class TextClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         check_finite_loss: bool = True,
         compile: bool = False,
+        encoder_lr_scale: float = 1.0,
+        freeze_encoder_epochs: int = 0,
     ) -> None:
         super().__init__()
         require(
@@ -52,15 +58,7 @@ class TextClassifier(L.LightningModule):
             num_classes,
             "at least 2 labels in the training data (or in data.label_names)",
         )
-        require(
-            scheduler_interval in ("step", "epoch"),
-            "scheduler_interval",
-            scheduler_interval,
-            "step or epoch",
-        )
-        require(
-            0.0 <= label_smoothing < 1.0, "label_smoothing", label_smoothing, "a number in [0, 1)"
-        )
+        check_options(scheduler_interval, label_smoothing, encoder_lr_scale, freeze_encoder_epochs)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         if compile:
@@ -165,38 +163,57 @@ class TextClassifier(L.LightningModule):
         callbacks: list[Callback] = [FiniteLossCheck()] if self.hparams.check_finite_loss else []
         if isinstance(self.net, FitsFromData):
             callbacks.append(LogCountRatios())
+        if self.hparams.freeze_encoder_epochs:
+            callbacks.append(FreezeEncoder(self.hparams.freeze_encoder_epochs, is_head))
         return callbacks
 
     def configure_optimizers(self) -> Any:
-        # torch checks lr, betas, momentum... only here, long after the config was composed
-        groups = self.net.optimizer_groups if isinstance(self.net, MemberEnsemble) else None
         lr = getattr(self.optimizer_factory, "keywords", {}).get("lr")
-        params = groups(lr) if groups is not None and lr is not None else self.parameters()
-        try:
-            optimizer = self.optimizer_factory(params=params)
-        except ValueError as err:
-            raise UserError(f"module.optimizer: {err}") from None
-        if self.scheduler_factory is None:
-            return optimizer
-        kwargs: dict[str, Any] = {}
-        keywords = getattr(self.scheduler_factory, "keywords", {})
-        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
-            total = int(self.trainer.estimated_stepping_batches)
-            kwargs["total_steps"] = total
-            pct_start = keywords.get("pct_start")
-            if pct_start is not None and pct_start * total == 1:
-                # OneCycleLR would end its warm-up at step 0, a zero-length phase it divides by
-                # (ZeroDivisionError); half a step rounds the warm-up to none instead
-                kwargs["pct_start"] = 0.5 / total
-        max_lr = keywords.get("max_lr")
-        if isinstance(max_lr, (int, float)) and lr and groups is not None:
-            # one-cycle would peak every group at max_lr; keep each group's lr_scale instead
-            kwargs["max_lr"] = [max_lr * group["lr"] / lr for group in optimizer.param_groups]
-        try:
-            scheduler = self.scheduler_factory(optimizer, **kwargs)
-        except ValueError as err:
-            raise UserError(f"module.scheduler: {err}") from None
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
-        }
+        groups = self._parameter_groups(lr) if lr is not None else None
+        return configure_optimization(
+            self.optimizer_factory,
+            self.scheduler_factory,
+            groups if groups is not None else self.parameters(),
+            lambda: self.trainer.estimated_stepping_batches,
+            self.hparams.scheduler_interval,
+            groups_scaled=groups is not None,
+        )
+
+    def _parameter_groups(self, lr: float) -> list[dict[str, Any]] | None:
+        """An ensemble's groups (each member's lr_scale), or encoder and head apart when
+        `encoder_lr_scale` is not 1 (fine-tuning); None: one group."""
+        if isinstance(self.net, MemberEnsemble):
+            return self.net.optimizer_groups(lr)
+        scale = self.hparams.encoder_lr_scale
+        if scale == 1.0:
+            return None
+        head = [p for name, p in self.net.named_parameters() if is_head(name)]
+        encoder = [p for name, p in self.net.named_parameters() if not is_head(name)]
+        return [{"params": encoder, "lr": lr * scale}, {"params": head, "lr": lr}]
+
+
+def check_options(
+    scheduler_interval: str,
+    label_smoothing: float,
+    encoder_lr_scale: float,
+    freeze_encoder_epochs: int,
+) -> None:
+    require(
+        scheduler_interval in ("step", "epoch"),
+        "scheduler_interval",
+        scheduler_interval,
+        "step or epoch",
+    )
+    require(0.0 <= label_smoothing < 1.0, "label_smoothing", label_smoothing, "a number in [0, 1)")
+    require(encoder_lr_scale > 0, "encoder_lr_scale", encoder_lr_scale, "a number > 0")
+    require(
+        freeze_encoder_epochs >= 0,
+        "freeze_encoder_epochs",
+        freeze_encoder_epochs,
+        "an integer >= 0",
+    )
+
+
+def is_head(parameter_name: str) -> bool:
+    """Whether a parameter of the network belongs to its class head (fresh when fine-tuning)."""
+    return parameter_name.split(".", 1)[0] == "head"

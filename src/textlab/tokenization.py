@@ -1,9 +1,10 @@
-"""Train, cache and load tokenizers (HF `tokenizers`): BPE or word-level, with [PAD] [UNK] [CLS]."""
+"""Train, cache and load tokenizers (HF `tokenizers`): BPE or word-level, with [PAD] [UNK] [CLS]
+(and [MASK] for masked-language-model pretraining)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,26 +27,35 @@ log = logging.getLogger(__name__)
 PAD_TOKEN, UNK_TOKEN, CLS_TOKEN = "[PAD]", "[UNK]", "[CLS]"
 # Order fixes the ids: [PAD]=0, [UNK]=1, [CLS]=2 for every tokenizer textlab trains.
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN)
+# Only tokenizers trained for pretraining have it (id 3), so classifier-only tokenizers, and the
+# runs made with them, stay as they were.
+MASK_TOKEN = "[MASK]"
 KINDS = ("bpe", "word")
 MAX_VOCAB_SIZE = 1_000_000
 
 
 @dataclass(frozen=True)
 class TokenizerSpec:
-    """What to train: `kind` (bpe | word), vocabulary size, minimum pair/word frequency, case."""
+    """What to train: `kind` (bpe | word), vocabulary size, minimum pair/word frequency, case,
+    and whether to reserve a [MASK] token (`mask_token`, set by mode=pretrain)."""
 
     kind: str = "bpe"
     vocab_size: int = 8000
     min_frequency: int = 2
     lowercase: bool = True
+    mask_token: bool = False
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        return SPECIAL_TOKENS + ((MASK_TOKEN,) if self.mask_token else ())
 
     def __post_init__(self) -> None:
         require(self.kind in KINDS, "kind", self.kind, f"one of {', '.join(KINDS)}")
         require(
-            isinstance(self.vocab_size, int) and self.vocab_size > len(SPECIAL_TOKENS),
+            isinstance(self.vocab_size, int) and self.vocab_size > len(self.special_tokens),
             "vocab_size",
             self.vocab_size,
-            f"an integer > {len(SPECIAL_TOKENS)} (room for {' '.join(SPECIAL_TOKENS)})",
+            f"an integer > {len(self.special_tokens)} (room for {' '.join(self.special_tokens)})",
         )
         # the tokenizers library allocates for the size asked (1e9 aborts the process); no
         # corpus textlab trains on yields a million distinct merges or words
@@ -62,12 +72,13 @@ class TokenizerSpec:
             "an integer >= 1",
         )
 
-    def train(self, texts: Sequence[str]) -> Tokenizer:
-        """Train a fresh tokenizer on `texts` (the training split only)."""
+    def train(self, texts: Iterable[str]) -> Tokenizer:
+        """Train a fresh tokenizer on `texts` (the training split only; pretraining adds
+        unlabelled text, streamed: `texts` need not have a length)."""
         limits = {
             "vocab_size": self.vocab_size,
             "min_frequency": self.min_frequency,
-            "special_tokens": list(SPECIAL_TOKENS),
+            "special_tokens": list(self.special_tokens),
             "show_progress": False,
         }
         if self.kind == "bpe":
@@ -80,7 +91,8 @@ class TokenizerSpec:
         steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if self.lowercase else [])
         tokenizer.normalizer = normalizers.Sequence(steps)
         tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-        tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        length = len(texts) if isinstance(texts, Sized) else None
+        tokenizer.train_from_iterator(texts, trainer=trainer, length=length)
         # Every sequence starts with [CLS], for models that pool it (transformer pooling=cls);
         # the others read it as one more token.
         tokenizer.post_processor = processors.TemplateProcessing(
@@ -89,10 +101,13 @@ class TokenizerSpec:
         return tokenizer
 
     def cache_key(self, data_fingerprint: str) -> str:
-        return fingerprint_json({"spec": asdict(self), "data": data_fingerprint})[:20]
+        spec = asdict(self)
+        if not self.mask_token:
+            del spec["mask_token"]  # keeps the cache keys tokenizers had before the field
+        return fingerprint_json({"spec": spec, "data": data_fingerprint})[:20]
 
     def load_or_train(
-        self, texts: Sequence[str], data_fingerprint: str, cache_dir: str | Path
+        self, texts: Iterable[str], data_fingerprint: str, cache_dir: str | Path
     ) -> Tokenizer:
         """Reuse the tokenizer cached for (this spec, this training data), or train and cache it."""
         path = (
@@ -108,10 +123,10 @@ class TokenizerSpec:
                 log.info("Tokenizer cache hit: %s", path)
                 return tokenizer
         log.info(
-            "Training %s tokenizer (vocab_size=%d) on %d texts",
+            "Training %s tokenizer (vocab_size=%d) on %s texts",
             self.kind,
             self.vocab_size,
-            len(texts),
+            len(texts) if isinstance(texts, Sized) else "streamed",
         )
         tokenizer = self.train(texts)
         write_text_atomic(path, tokenizer.to_str())
@@ -145,6 +160,17 @@ def special_id(tokenizer: Tokenizer, token: str) -> int:
     token_id = tokenizer.token_to_id(token)
     if token_id is None:
         raise UserError(f"tokenizer has no {token} token; expected one trained by textlab")
+    return token_id
+
+
+def mask_id(tokenizer: Tokenizer) -> int:
+    """Id of [MASK], the token masked-language-model pretraining hides others behind."""
+    token_id = tokenizer.token_to_id(MASK_TOKEN)
+    if token_id is None:
+        raise UserError(
+            f"tokenizer has no {MASK_TOKEN} token; masked-language-model pretraining needs one "
+            "trained by mode=pretrain"
+        )
     return token_id
 
 

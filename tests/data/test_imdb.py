@@ -91,7 +91,7 @@ def test_run_without_a_test_split_skips_the_test_stage(tmp_path):
     root = make_layout(tmp_path / "aclImdb", splits=("train",), per_class=12)
     cfg = compose_config(
         tmp_path,
-        "experiment=imdb_lstm",
+        "experiment=imdb_lstm_nbsvm",
         f"data.root={root}",
         "data.batch_size=4",
         "data.max_length=16",

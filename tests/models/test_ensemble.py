@@ -14,6 +14,7 @@ from textlab.base.instantiate import build
 from textlab.models.ensemble import Ensemble, build_ensemble
 from textlab.models.factory import build_net
 from textlab.models.ngram import NgramClassifier
+from textlab.models.protocols import MemberEnsemble
 from textlab.models.rnn import RNNClassifier
 from textlab.module import TextClassifier
 
@@ -117,8 +118,8 @@ def test_null_members_are_dropped_and_bad_member_values_name_the_key(tmp_path):
 @pytest.mark.parametrize(
     ("experiment", "sequence_members"),
     [
-        ("imdb_lstm", ["lstm"]),
-        ("imdb_transformer", ["transformer"]),
+        ("imdb_lstm_nbsvm", ["lstm"]),
+        ("imdb_transformer_nbsvm", ["transformer"]),
         ("imdb_ensemble", ["lstm", "transformer"]),
     ],
 )
@@ -131,6 +132,22 @@ def test_imdb_experiments_build_their_ensembles(tmp_path, experiment, sequence_m
     assert all(net.max_lengths[name] < cfg.data.max_length for name in sequence_members)
     ids = torch.randint(1, 100, (2, 600))
     assert net(ids, torch.ones_like(ids, dtype=torch.bool)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("model", ["lstm", "transformer"])
+def test_imdb_sequence_experiments_are_the_model_alone_shaped_like_their_pretraining(
+    tmp_path, model
+):
+    cfg = compose_config(tmp_path, f"experiment=imdb_{model}")
+    pretraining = compose_config(tmp_path, f"experiment=imdb_pretrain_{model}")
+    assert pretraining.mode == "pretrain"
+    net = build_net(cfg.model, vocab_size=100, num_classes=2, pad_id=0)
+    assert not isinstance(net, MemberEnsemble)
+    # fine-tuning loads the pretraining run's encoder: every tensor must fit
+    encoder = build_net(pretraining.model, vocab_size=100, num_classes=2, pad_id=0)
+    assert {k: v.shape for k, v in net.state_dict().items()} == {
+        k: v.shape for k, v in encoder.state_dict().items()
+    }
 
 
 def test_compile_reaches_the_members_that_training_calls(tmp_path):

@@ -18,7 +18,8 @@ from textlab.run.sweep_ranks import SweepJobRanks, job_scope
 
 log = logging.getLogger("textlab")
 
-MODES = ("train", "eval", "predict", "export")
+MODES = ("train", "pretrain", "eval", "predict", "export")
+TRAINING_MODES = ("train", "pretrain")  # what ckpt_path resumes, and resume=auto applies to
 
 
 def main(cfg: DictConfig) -> float | FailedJob | None:
@@ -29,11 +30,11 @@ def main(cfg: DictConfig) -> float | FailedJob | None:
     """
     in_sweep = _in_sweep()
     try:
-        top = {key: cfg.get(key) for key in ("mode", "seed", "ckpt_path", "resume")}
+        top = {key: cfg.get(key) for key in ("mode", "seed", "ckpt_path", "resume", "pretrained")}
         check_values(run_keys, top, "")
         if cfg.mode not in MODES:
             raise UserError(f"mode={cfg.mode!r}: expected one of {', '.join(MODES)}")
-        if cfg.mode != "train" and not cfg.get("ckpt_path"):
+        if cfg.mode not in TRAINING_MODES and not cfg.get("ckpt_path"):
             raise UserError(f"mode={cfg.mode} needs ckpt_path=PATH (a .ckpt written by training)")
         # `import lightning` gives its logger a console handler of its own; Hydra's root
         # handlers already print and write run.log, so each line would show twice.
@@ -51,7 +52,13 @@ def main(cfg: DictConfig) -> float | FailedJob | None:
         raise
 
 
-def run_keys(mode: str, seed: int, ckpt_path: str | None, resume: Literal["never", "auto"]) -> None:
+def run_keys(
+    mode: str,
+    seed: int,
+    ckpt_path: str | None,
+    resume: Literal["never", "auto"],
+    pretrained: str | None,
+) -> None:
     """The top-level keys of conf/config.yaml; their values are checked against these hints."""
 
 
@@ -101,7 +108,7 @@ def run_mode(cfg: DictConfig, sweep_ranks: SweepJobRanks | None) -> float | None
     saved = None
     if cfg.get("ckpt_path"):
         saved = load_checkpoint(cfg.ckpt_path)
-    elif cfg.mode == "train" and cfg.resume == "auto":
+    elif cfg.mode in TRAINING_MODES and cfg.resume == "auto":
         from textlab.checkpoint.auto_resume import resumable_run
 
         saved = resumable_run(cfg)
@@ -110,8 +117,14 @@ def run_mode(cfg: DictConfig, sweep_ranks: SweepJobRanks | None) -> float | None
                 cfg.ckpt_path = str(saved.path)
     if saved is not None:
         from textlab.checkpoint.config_merge import from_command_line
+        from textlab.checkpoint.pretrained import check_checkpoint_kind
 
+        check_checkpoint_kind(saved, cfg.mode)
         cfg = from_command_line(cfg, saved)
+    if cfg.mode == "pretrain":
+        from textlab.modes.pretrain import pretrain
+
+        return pretrain(cfg, saved, sweep_ranks).get("val/acc")
     if cfg.mode == "train":
         from textlab.modes.train import train
 

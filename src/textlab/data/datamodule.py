@@ -53,6 +53,7 @@ class TextDataModule(L.LightningDataModule):
     files on the fly (sources with `streams()`), shuffling through `shuffle_buffer` examples;
     `bucketing` batches similar lengths together (pools of `bucket_pool` batches). With
     `cache_dir`, in-memory token ids are cached there per (tokenizer, split, max_length).
+    `unlabelled` (paths or globs of text without labels) is read by mode=pretrain only.
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class TextDataModule(L.LightningDataModule):
         shuffle_buffer: int = 10_000,
         bucket_pool: int = 50,
         cache_dir: str | None = None,
+        unlabelled: str | list[str] | None = None,
     ) -> None:
         super().__init__()
         require(
@@ -104,6 +106,7 @@ class TextDataModule(L.LightningDataModule):
         self.streaming, self.bucketing = streaming, bucketing and not streaming
         self.shuffle_buffer, self.bucket_pool = shuffle_buffer, bucket_pool
         self.cache_dir = cache_dir
+        self.unlabelled = unlabelled
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_fingerprint = ""
         self.collator: PaddingCollator | None = None

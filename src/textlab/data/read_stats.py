@@ -67,7 +67,9 @@ class ReadStats:
     def report(self, key: str, text_column: str = "text", label_column: str = "label") -> None:
         """Log one warning per reason, e.g. `data.train: skipped 3 malformed records (a:2, ...)`."""
         for reason, count in sorted(self.skipped.items()):
-            need = f": need a string {text_column!r} and a {label_column!r}"
+            need = f": need a string {text_column!r}" + (
+                f" and a {label_column!r}" if label_column else ""
+            )
             log.warning(
                 "%s: skipped %d %s (%s)%s",
                 key,

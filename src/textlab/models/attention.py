@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -44,6 +45,11 @@ def key_mask(key_padding_mask: Tensor) -> tuple[Tensor, Tensor]:
     return attend[:, None, None, :], has_keys[:, None, None, None]  # (B, 1, 1, Tk), (B, 1, 1, 1)
 
 
+def causal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, T) bool, True where query i may see key j: j <= i."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
 def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,
@@ -52,17 +58,21 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     training: bool = False,
     score_bias: Tensor | None = None,
+    causal: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """softmax(q kᵀ / √d + bias) v over (B, H, T, d) tensors; returns (output, pre-dropout weights).
 
     `key_padding_mask` is (B, Tk) bool with True = real key (the same convention as the
     model's `attention_mask` and SDPA's boolean `attn_mask`). Padded keys get exactly zero
     weight; queries of a sequence with no real key get zero weights and a zero output.
-    `score_bias` (H, Tq, Tk) is added to the scores (ALiBi's distance penalty).
+    `score_bias` (H, Tq, Tk) is added to the scores (ALiBi's distance penalty). `causal` lets
+    query i see keys 0..i only, as a decoder (language model) does.
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
     if score_bias is not None:
         scores = scores + score_bias
+    if causal:
+        scores = scores.masked_fill(~causal_mask(q.size(-2), q.device), float("-inf"))
     if key_padding_mask is None:
         weights = scores.softmax(dim=-1)
     else:
@@ -71,6 +81,14 @@ def scaled_dot_product_attention(
         weights = scores.masked_fill(~attend, float("-inf")).softmax(dim=-1) * has_keys
     out = F.dropout(weights, p=dropout_p, training=training) @ v  # (B, H, Tq, d)
     return out, weights
+
+
+def combine_causal(mask: Tensor, length: int) -> Tensor:
+    """A bool keep-mask or an additive float mask, with the causal triangle added to it."""
+    triangle = causal_mask(length, mask.device)
+    if mask.dtype == torch.bool:
+        return mask & triangle
+    return mask.masked_fill(~triangle, float("-inf"))
 
 
 class MultiHeadAttention(nn.Module):
@@ -99,12 +117,16 @@ class MultiHeadAttention(nn.Module):
         self.score_bias = score_bias
 
     def forward(
-        self, x: Tensor, key_padding_mask: Tensor | None = None, need_weights: bool = False
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        need_weights: bool = False,
+        causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend over x (B, T, C); weights (B, H, T, T) come back only with `need_weights`.
 
         The fused kernel never materialises the weights, so `need_weights` takes the manual path
-        whatever `impl` says.
+        whatever `impl` says. `causal`: each position attends to itself and earlier ones only.
         """
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)  # 3 x (B, T, C)
@@ -118,7 +140,7 @@ class MultiHeadAttention(nn.Module):
         weights = None
         if self.impl == "manual" or need_weights:
             y, weights = scaled_dot_product_attention(
-                q, k, v, key_padding_mask, self.dropout, self.training, bias
+                q, k, v, key_padding_mask, self.dropout, self.training, bias, causal
             )
         else:
             dropout_p = self.dropout if self.training else 0.0
@@ -126,7 +148,13 @@ class MultiHeadAttention(nn.Module):
             if key_padding_mask is not None:
                 attend, has_keys = key_mask(key_padding_mask)
                 mask = attend if bias is None else bias.masked_fill(~attend, float("-inf"))
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            # the kernel's own causal flag takes no mask beside it; with one, the triangle joins it
+            fused_causal = causal and mask is None
+            if causal and mask is not None:
+                mask = combine_causal(mask, T)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=fused_causal
+            )
             if has_keys is not None:
                 y = y * has_keys  # same zeroing as the manual path
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side again

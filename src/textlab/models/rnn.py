@@ -55,20 +55,31 @@ class RNNClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) from `input_ids` (B, T) and `attention_mask` (B, T), True on tokens."""
-        lengths = attention_mask.sum(dim=1)
-        embedded = self.dropout(self.embedding(input_ids))  # (B, T, E)
-        packed = pack_padded_sequence(
-            embedded, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
-        )
-        packed_states, hidden = self.rnn(packed)
+        states, hidden = self.states(input_ids, attention_mask)
         if self.pooling == "last":
             final = hidden[0] if isinstance(hidden, tuple) else hidden  # (layers*dirs, B, H)
             # The last layer's forward state saw the whole review; its backward state too.
             directions = 2 if self.rnn.bidirectional else 1
             pooled = torch.cat(list(final[-directions:]), dim=-1)  # (B, H*dirs)
         else:
-            states, _ = pad_packed_sequence(
-                packed_states, batch_first=True, total_length=input_ids.size(1)
-            )  # (B, T, H*dirs)
             pooled = masked_pool(self.pooling)(states, attention_mask)
         return self.head(self.dropout(pooled))
+
+    def states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """The last layer's states (B, T, H*dirs), zero at padding, and the final hidden state.
+
+        With two directions, [..., :H] at t has read tokens 0..t and [..., H:] tokens t..end:
+        what the pooling reads, and what language-model pretraining predicts the neighbours from.
+        """
+        lengths = attention_mask.sum(dim=1)
+        embedded = self.dropout(self.embedding(input_ids))  # (B, T, E)
+        packed = pack_padded_sequence(
+            embedded, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+        )
+        packed_states, hidden = self.rnn(packed)
+        states, _ = pad_packed_sequence(
+            packed_states, batch_first=True, total_length=input_ids.size(1)
+        )  # (B, T, H*dirs)
+        return states, hidden

@@ -66,18 +66,22 @@ class EncoderBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, attention_mask: Tensor | None, need_weights: bool = False
+        self,
+        x: Tensor,
+        attention_mask: Tensor | None,
+        need_weights: bool = False,
+        causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """(B, T, C) -> (B, T, C), plus (B, H, T, T) attention weights if asked for."""
         if self.norm_first:
             # pre-norm keeps an un-normalised residual path from input to output: stable without
             # learning-rate warmup, hence the default
-            a, weights = self.attn(self.ln1(x), attention_mask, need_weights)
+            a, weights = self.attn(self.ln1(x), attention_mask, need_weights, causal)
             x = x + self.dropout(a)
             x = x + self.dropout(self.mlp(self.ln2(x)))
         else:
             # post-norm, as in the original paper and BERT
-            a, weights = self.attn(x, attention_mask, need_weights)
+            a, weights = self.attn(x, attention_mask, need_weights, causal)
             x = self.ln1(x + self.dropout(a))
             x = self.ln2(x + self.dropout(self.mlp(x)))
         return x, weights
@@ -174,9 +178,14 @@ class TransformerClassifier(nn.Module):
         return self.head(self.pool(x, attention_mask))  # (B, num_classes)
 
     def encode(
-        self, input_ids: Tensor, attention_mask: Tensor | None, need_weights: bool = False
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None,
+        need_weights: bool = False,
+        causal: bool = False,
     ) -> tuple[Tensor, list[Tensor]]:
-        """Contextual token vectors (B, T, C), and per-layer (B, H, T, T) weights if asked for."""
+        """Contextual token vectors (B, T, C), and per-layer (B, H, T, T) weights if asked for;
+        `causal` (language-model pretraining): each position sees only itself and earlier ones."""
         length = input_ids.size(1)
         if length > self.max_length:
             raise ConfigValueError(
@@ -186,7 +195,7 @@ class TransformerClassifier(nn.Module):
         x = self.embed_dropout(self.positions(self.tokens(input_ids)))  # (B, T, C)
         maps = []
         for block in self.blocks:
-            x, weights = block(x, attention_mask, need_weights)
+            x, weights = block(x, attention_mask, need_weights, causal)
             if weights is not None:
                 maps.append(weights)
         return self.final_norm(x), maps

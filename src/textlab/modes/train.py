@@ -9,13 +9,15 @@ from typing import Any
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
+from tokenizers import Tokenizer
 
 from textlab.base import run_files
 from textlab.base.atomic import write_json_atomic, write_text_atomic
 from textlab.base.errors import UserError
 from textlab.base.fingerprint import fingerprint_json
 from textlab.base.instantiate import build
-from textlab.checkpoint.format import SavedRun, checkpoint_extras
+from textlab.checkpoint.format import SavedRun, checkpoint_extras, load_checkpoint
+from textlab.checkpoint.pretrained import load_pretrained_encoder
 from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.models.factory import build_net
 from textlab.run import provenance
@@ -35,6 +37,8 @@ def train(
 
     With `saved` (the checkpoint at `cfg.ckpt_path`), training resumes from it, with its
     tokenizer; `cfg` is then already merged with its config (see checkpoint/config_merge.py).
+    Otherwise, with `cfg.pretrained` (a mode=pretrain checkpoint), the network starts from its
+    encoder and uses its tokenizer.
     """
     started = time.time()
     run_dir = Path(cfg.paths.output_dir)
@@ -42,13 +46,8 @@ def train(
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build(cfg.data, "data")
-    spec = build(cfg.tokenizer, "tokenizer")
-    train_split = datamodule.splits()["train"]
-    tokenizer = (
-        saved.tokenizer
-        if saved is not None
-        else spec.load_or_train(train_split.texts, train_split.fingerprint(), cfg.paths.cache_dir)
-    )
+    pretrained = load_checkpoint(cfg.pretrained) if cfg.get("pretrained") and not saved else None
+    tokenizer = run_tokenizer(cfg, saved or pretrained, datamodule)
     datamodule.attach_tokenizer(tokenizer)
 
     check_network_fits(
@@ -60,7 +59,15 @@ def train(
         num_classes=datamodule.num_classes,
         pad_id=pad_id(tokenizer),
     )
-    module = build(cfg.module, "module", net=net, num_classes=datamodule.num_classes)
+    if pretrained is not None:
+        fresh = load_pretrained_encoder(net, pretrained)
+        log.info("Encoder from %s; fresh: %s", pretrained.path, ", ".join(fresh))
+    # the fine-tuning options shape how a pretrained encoder is trained; a random one is not
+    # worth freezing or slowing, so the same experiment serves both starts
+    fine_tuning = (
+        {} if cfg.get("pretrained") else {"encoder_lr_scale": 1.0, "freeze_encoder_epochs": 0}
+    )
+    module = build(cfg.module, "module", net=net, num_classes=datamodule.num_classes, **fine_tuning)
     if saved is not None:
         check_can_resume(saved, cfg, module)
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -82,6 +89,16 @@ def train(
     metrics = dict(sorted(metrics.items()))
     finish_run(trainer, run_dir, metrics, record, started, best_checkpoint=best or None)
     return metrics
+
+
+def run_tokenizer(cfg: DictConfig, saved: SavedRun | None, datamodule: Any) -> Tokenizer:
+    """The checkpoint's tokenizer (resuming, or fine-tuning a pretrained encoder: never
+    retrained), else one trained on the training split (or cached from an identical run)."""
+    if saved is not None:
+        return saved.tokenizer
+    spec = build(cfg.tokenizer, "tokenizer")
+    train_split = datamodule.splits()["train"]
+    return spec.load_or_train(train_split.texts, train_split.fingerprint(), cfg.paths.cache_dir)
 
 
 def data_fingerprints(datamodule: Any) -> dict[str, str]:

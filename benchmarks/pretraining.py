@@ -1,0 +1,104 @@
+"""Pretraining pays? One model, three runs on aclImdb: pretrain, fine-tune from it, and the same
+fine-tuning config from random weights; prints the table and writes the val-accuracy plot.
+
+    TEXTLAB_IMDB_ROOT=/path/to/aclImdb python benchmarks/pretraining.py lstm [overrides ...]
+    python benchmarks/pretraining.py transformer --out outputs/bench-pretraining-transformer
+
+Each stage is its own `run.py` process (wall time measured around it) and is skipped when its
+run dir already has metrics.json, so a killed benchmark continues where it stopped. Extra
+arguments are passed to every stage (e.g. `trainer.max_epochs=1` for a quick look). Writes
+<out>/pretraining.json and <out>/val_acc.png (val accuracy per epoch, both starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stage(name: str, out: Path, args: list[str]) -> dict:
+    run_dir = out / name
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        command = [sys.executable, str(ROOT / "run.py"), *args, f"hydra.run.dir={run_dir}"]
+        command.append("logger=[tensorboard,csv]")
+        print("$", " ".join(command), flush=True)
+        started = time.time()
+        subprocess.run(command, check=True)
+        (run_dir / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
+    return {
+        "metrics": json.loads(metrics.read_text()),
+        "wall_s": float((run_dir / "wall_s.txt").read_text()),
+        "val_acc": val_acc_per_epoch(run_dir),
+    }
+
+
+def val_acc_per_epoch(run_dir: Path) -> list[float]:
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("val/acc")]
+    return [float(row["val/acc"]) for row in rows]
+
+
+def plot(results: dict, model: str, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name, label in (("finetune", "pretrained"), ("scratch", "random init")):
+        accs = results[name]["val_acc"]
+        axes.plot(range(1, len(accs) + 1), accs, marker="o", label=label)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("val accuracy (carve)")
+    axes.set_title(f"experiment=imdb_{model}: pretrained vs random init")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=("lstm", "transformer"))
+    parser.add_argument("--out", type=Path)
+    known, overrides = parser.parse_known_args()
+    root = os.environ.get("TEXTLAB_IMDB_ROOT")
+    if not root:
+        sys.exit("set TEXTLAB_IMDB_ROOT to an aclImdb folder (with train/unsup)")
+    out = (known.out or ROOT / "outputs" / f"bench-pretraining-{known.model}").resolve()
+    data = [f"data.root={root}", *overrides]
+    results = {
+        "pretrain": stage("pretrain", out, [f"experiment=imdb_pretrain_{known.model}", *data])
+    }
+    checkpoint = out / "pretrain" / "checkpoints" / "last.ckpt"
+    finetune = [f"experiment=imdb_{known.model}", *data]
+    results["finetune"] = stage("finetune", out, [*finetune, f"pretrained={checkpoint}"])
+    results["scratch"] = stage("scratch", out, finetune)
+    (out / "pretraining.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, known.model, out / "val_acc.png")
+    pre = results["pretrain"]
+    print(
+        f"pretraining: {pre['metrics']['pretrain/tokens_seen']:.0f} tokens in "
+        f"{pre['wall_s']:.0f} s, val/ppl {pre['metrics']['val/ppl']:.1f}"
+    )
+    for name in ("finetune", "scratch"):
+        run = results[name]
+        accs = " ".join(f"{a:.4f}" for a in run["val_acc"])
+        print(
+            f"{name}: val/acc per epoch {accs}; val/acc_best "
+            f"{run['metrics']['val/acc_best']:.4f}; {run['wall_s']:.0f} s"
+        )
+    print(f"plot: {out / 'val_acc.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Pretraining checkpoints meet classifiers here: `pretrained=` copies the encoder's tensors into
+a fresh classifier, and a checkpoint of one kind is refused where the other is expected."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from textlab.base.errors import UserError
+from textlab.checkpoint.format import SavedRun
+from textlab.module import is_head
+from textlab.pretraining_module import ENCODER_PREFIX
+
+PRETRAIN_MODE = "pretrain"
+
+
+def is_pretraining(saved: SavedRun) -> bool:
+    return saved.config.get("mode") == PRETRAIN_MODE
+
+
+def check_checkpoint_kind(saved: SavedRun, mode: str) -> None:
+    """ckpt_path of a pretraining run resumes pretraining only; a classifier's, the rest."""
+    if is_pretraining(saved) and mode != PRETRAIN_MODE:
+        raise UserError(
+            f"ckpt_path={saved.path} is a mode=pretrain checkpoint (a language model); "
+            f"expected a classifier's for mode={mode}; fine-tune it with pretrained={saved.path}"
+        )
+    if mode == PRETRAIN_MODE and not is_pretraining(saved):
+        raise UserError(
+            f"ckpt_path={saved.path} is a classifier's checkpoint; mode=pretrain resumes only "
+            "a mode=pretrain checkpoint"
+        )
+
+
+def load_pretrained_encoder(net: nn.Module, saved: SavedRun) -> list[str]:
+    """Copy every encoder tensor of `saved` into `net`, which must have exactly those outside
+    its class head; returns the names of the head's tensors, left fresh."""
+    if not is_pretraining(saved):
+        raise UserError(
+            f"pretrained={saved.path} is not a mode=pretrain checkpoint; expected "
+            "<pretraining run>/checkpoints/last.ckpt (to resume a classifier, use ckpt_path=)"
+        )
+    weights = {
+        key.removeprefix(ENCODER_PREFIX): value
+        for key, value in saved.state_dict.items()
+        if key.startswith(ENCODER_PREFIX)
+    }
+    own = net.state_dict()
+    pretrained_model = saved.config["model"]["_target_"]
+    for key, value in weights.items():
+        if key not in own:
+            raise UserError(
+                f"pretrained={saved.path}: its encoder has {key}, which this model lacks; "
+                f"expected the model it was pretrained with ({pretrained_model})"
+            )
+        if own[key].shape != value.shape:
+            raise UserError(
+                f"pretrained={saved.path}: {key} has shape {tuple(value.shape)} there and "
+                f"{tuple(own[key].shape)} here; expected the model settings it was pretrained "
+                "with (e.g. model.embedding_dim, model.d_model, model.max_length)"
+            )
+    lacking = [key for key in own if key not in weights and not is_head(key)]
+    if lacking:
+        raise UserError(
+            f"pretrained={saved.path}: this model's {lacking[0]} is not in the pretrained "
+            f"encoder; expected the model it was pretrained with ({pretrained_model})"
+        )
+    net.load_state_dict(weights, strict=False)
+    return [key for key in own if is_head(key)]

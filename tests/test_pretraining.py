@@ -1,0 +1,176 @@
+"""`mode=pretrain` then `pretrained=`, as a user runs them: real processes, real run dirs."""
+
+import gzip
+import json
+import shutil
+
+import pytest
+import torch
+from cli_runner import assert_one_line_error, run_py
+
+from textlab.checkpoint.format import load_checkpoint
+from textlab.checkpoint.pretrained import load_pretrained_encoder
+from textlab.models.factory import build_net
+from textlab.pretraining_module import ENCODER_PREFIX
+from textlab.tokenization import MASK_TOKEN, pad_id
+
+TINY = ("debug=fast", "pretrain.block_size=32", "data.batch_size=16", "seed=3")
+LSTM = ("model=lstm", "model.embedding_dim=16", "model.hidden_size=16")
+
+
+@pytest.fixture(scope="module")
+def pretrained_lstm(tmp_path_factory):
+    """A pretraining run of a small LSTM, its checkpoint moved away and its run dir deleted."""
+    base = tmp_path_factory.mktemp("pretrain")
+    run_dir = base / "run"
+    proc = run_py("mode=pretrain", *TINY, *LSTM, f"hydra.run.dir={run_dir}", cache=base / "cache")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    moved = base / "elsewhere" / "lm.ckpt"
+    moved.parent.mkdir()
+    shutil.copy(run_dir / "checkpoints" / "last.ckpt", moved)
+    shutil.rmtree(run_dir)
+    return base, moved, metrics
+
+
+def test_pretraining_run_reports_language_model_metrics(pretrained_lstm):
+    _, checkpoint, metrics = pretrained_lstm
+    assert {"val/loss", "val/ppl", "val/acc", "pretrain/tokens_seen"} <= set(metrics)
+    assert metrics["val/ppl"] == pytest.approx(
+        torch.tensor(metrics["val/loss"]).exp().item(), rel=1e-4
+    )
+    assert metrics["pretrain/tokens_seen"] == 5 * 16 * 32  # limit_train_batches x batch x block
+    saved = load_checkpoint(checkpoint)  # weights_only=True
+    assert saved.config["mode"] == "pretrain"
+    assert saved.tokenizer.token_to_id(MASK_TOKEN) == 3
+
+
+def test_fine_tuning_loads_exactly_the_encoder_and_starts_a_fresh_head(pretrained_lstm, tmp_path):
+    base, checkpoint, _ = pretrained_lstm
+    run_dir = tmp_path / "finetune"
+    proc = run_py(
+        *TINY,
+        *LSTM,
+        f"pretrained={checkpoint}",
+        "module.freeze_encoder_epochs=1",
+        f"hydra.run.dir={run_dir}",
+        cache=base / "cache",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fresh: head.weight, head.bias" in proc.stderr + proc.stdout
+    saved = load_checkpoint(checkpoint)
+    encoder = {
+        key.removeprefix(ENCODER_PREFIX): value
+        for key, value in saved.state_dict.items()
+        if key.startswith(ENCODER_PREFIX)
+    }
+    tuned = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    # the fine-tuning run used the pretraining tokenizer, never a new one
+    assert tuned.tokenizer.to_str() == saved.tokenizer.to_str()
+    weights = {
+        k.removeprefix("net."): v for k, v in tuned.state_dict.items() if k.startswith("net.")
+    }
+    # the encoder was frozen for the one epoch: every tensor is still the pretrained one
+    assert set(weights) - set(encoder) == {"head.weight", "head.bias"}
+    for key, value in encoder.items():
+        assert torch.equal(weights[key], value), key
+
+    fresh = build_net(
+        saved.config["model"], saved.tokenizer.get_vocab_size(), 2, pad_id(saved.tokenizer)
+    )
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    assert load_pretrained_encoder(fresh, saved) == ["head.weight", "head.bias"]
+    for key, value in fresh.state_dict().items():
+        if key.startswith("head."):
+            assert torch.equal(value, before[key])  # left as initialised
+        else:
+            assert torch.equal(value, encoder[key])
+
+
+def test_a_model_of_another_shape_is_one_line_naming_the_parameter(pretrained_lstm, tmp_path):
+    base, checkpoint, _ = pretrained_lstm
+    proc = run_py(
+        *TINY,
+        *LSTM[:2],
+        "model.hidden_size=24",
+        f"pretrained={checkpoint}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cache=base / "cache",
+    )
+    assert_one_line_error(proc, f"pretrained={checkpoint}", "rnn.weight_", "shape")
+
+
+def test_checkpoints_of_the_two_kinds_are_refused_where_the_other_belongs(
+    pretrained_lstm, tmp_path
+):
+    base, checkpoint, _ = pretrained_lstm
+    proc = run_py("mode=eval", f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path / 'e'}")
+    assert_one_line_error(proc, "mode=pretrain checkpoint", "pretrained=")
+    classifier = tmp_path / "classifier"
+    run_py(*TINY, *LSTM, f"hydra.run.dir={classifier}", cache=base / "cache", check=True)
+    proc = run_py(
+        *TINY,
+        *LSTM,
+        f"pretrained={classifier / 'checkpoints' / 'last.ckpt'}",
+        f"hydra.run.dir={tmp_path / 'f'}",
+        cache=base / "cache",
+    )
+    assert_one_line_error(proc, "is not a mode=pretrain checkpoint")
+
+
+def test_transformer_pretrains_with_masked_and_causal_objectives(tmp_path):
+    for objective in ("mlm", "causal"):
+        run_dir = tmp_path / objective
+        proc = run_py(
+            "mode=pretrain",
+            *TINY,
+            "model=transformer",
+            f"pretrain.objective={objective}",
+            f"hydra.run.dir={run_dir}",
+            cache=tmp_path / "cache",
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert 0 < metrics["val/loss"] < 20
+
+
+def test_pretraining_reads_unlabelled_text_files_alone(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = [f"review {i}: the film was {'good' if i % 2 else 'bad'} and long" for i in range(300)]
+    with gzip.open(corpus / "a.txt.gz", "wt") as handle:
+        handle.write("\n".join(lines[:150]) + "\n\n")
+    rows = [json.dumps({"body": text}) for text in lines[150:]] + ["{not json", '{"body": 3}']
+    (corpus / "b.jsonl").write_text("\n".join(rows) + "\n")
+    run_dir = tmp_path / "run"
+    proc = run_py(
+        "mode=pretrain",
+        "data=text_files",
+        f"data.unlabelled={corpus}/*",
+        "pretrain.text_field=body",
+        "tokenizer.vocab_size=200",
+        "pretrain.block_size=16",
+        "pretrain.val_fraction=0.1",
+        "data.batch_size=8",
+        "trainer.max_epochs=1",
+        *LSTM,
+        f"hydra.run.dir={run_dir}",
+        cache=tmp_path / "cache",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stderr + proc.stdout
+    assert "data.unlabelled: skipped 2 malformed records" in log
+
+
+def test_unlabelled_text_with_only_bad_records_is_one_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": ""}\n[1, 2]\n{"other": "x"}\n')
+    proc = run_py(
+        "mode=pretrain",
+        "data=text_files",
+        f"data.unlabelled={bad}",
+        *LSTM,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cache=tmp_path / "cache",
+    )
+    assert_one_line_error(proc, "no usable text")
