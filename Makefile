@@ -10,6 +10,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# A venv made before textlab had its own Optuna sweeper: the old plugin pins optuna < 3.
+	$(PY) -m pip uninstall --quiet --yes hydra-optuna-sweeper 2>/dev/null || true
 	# Pinned to the local CPU build; a bare `torch` would pull several GB of CUDA wheels.
 	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev,onnx,sweep]"
 	touch $@

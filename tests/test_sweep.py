@@ -270,7 +270,7 @@ def test_a_job_failing_on_every_rank_mid_training_does_not_stop_the_sweep(
 
 
 def run_optuna(cwd: Path, *overrides: str):
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the sweep extra")
+    pytest.importorskip("optuna", reason="needs the sweep extra")
     proc = run_py(
         "-m",
         "hparams_search=optuna",
@@ -300,15 +300,3 @@ def test_optuna_trials_on_two_processes_train_the_sampled_config(tmp_path):
         assert config["module"]["optimizer"]["lr"] == float(row["module.optimizer.lr"])
     best = (sweep_dir / "optimization_results.yaml").read_text()
     assert f"best_value: {float(rows[0]['objective'])}" in best
-
-
-@pytest.mark.slow
-def test_a_failed_optuna_trial_does_not_stop_the_study(tmp_path):
-    # seeded sampler: of these 4 trials, the last samples data.batch_size=0
-    sweep_dir, rows = run_optuna(
-        tmp_path, "hydra.sweeper.n_trials=4", "data.batch_size=choice(0,16)"
-    )
-    statuses = {row["data.batch_size"]: row["status"] for row in rows}
-    assert statuses == {"16": "ok", "0": "failed"}
-    assert [row["status"] for row in rows].count("ok") == 3
-    assert (sweep_dir / "optimization_results.yaml").is_file()
