@@ -225,3 +225,16 @@ def test_streamed_test_split_reports_cover_every_example_under_ddp(tmp_path):
     assert sum(map(sum, matrix)) == 101
     correct = sum(matrix[i][i] for i in range(len(matrix)))
     assert correct / 101 == pytest.approx(metrics(run_dir)["test/acc"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_ddp_pretraining_writes_one_run_dir_and_reads_each_block_once(tmp_path):
+    overrides = (*TINY, *TINY_LSTM, "mode=pretrain", "pretrain.block_size=16", "logger=none")
+    proc = run_py(*overrides, "trainer.devices=2", cache=tmp_path / "cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = hydra_dirs(tmp_path)
+    assert [p.parent for p in tmp_path.rglob("metrics.json")] == [run_dir]
+    scores = metrics(run_dir)
+    # 5 batches (debug=fast's limit) of 32 blocks of 16 tokens on each of the 2 ranks
+    assert scores["pretrain/tokens_seen"] == 2 * 5 * 32 * 16
+    assert (proc.stdout + proc.stderr).count("Final metrics") == 1

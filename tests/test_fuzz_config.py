@@ -4,7 +4,7 @@ the tokenizer spec, the datamodule, the network's size, the module, the Trainer)
 accepts it or stops with one line (a UserError). Hydra's own refusals (a key that does not
 exist, an override it cannot parse) are Hydra's messages and pass.
 
-The fast profile runs in CI (30 examples); `-m slow` runs the deep one (500).
+The fast profile runs in CI (30 examples); `-m slow` runs the deep one (2000).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from textlab.base.errors import UserError
 from textlab.base.instantiate import build
 from textlab.base.typecheck import check_values
 from textlab.models.factory import build_net
+from textlab.modes.pretrain import check_pretrain_options
 from textlab.run.resources import check_network_fits
 from textlab.run.trainer import build_trainer, check_trains_and_validates
 
@@ -36,7 +37,10 @@ KEYS = (
     "model.embedding_dim", "model.num_layers", "model.dropout", "model.cell", "model.pooling",
     "module.optimizer.lr", "module.label_smoothing", "module.scheduler_interval",
     "trainer.max_epochs", "trainer.gradient_clip_val", "trainer.precision",
-    "trainer.log_every_n_steps", "trainer.check_val_every_n_epoch",
+    "trainer.log_every_n_steps", "trainer.check_val_every_n_epoch", "pretrain.objective",
+    "pretrain.mask_rate", "pretrain.block_size", "pretrain.val_fraction",
+    "pretrain.sampled_softmax", "pretrain.unit", "module.encoder_lr_scale",
+    "module.freeze_encoder_epochs",
 )  # fmt: skip
 SAFE = st.characters(codec="ascii", categories=["L", "N"], include_characters=" _-.,:/")
 
@@ -77,9 +81,9 @@ def check_overrides(pairs: list[tuple[str, object]]) -> None:
     except (HydraException, OmegaConfBaseException):
         return  # refused by Hydra itself, before textlab runs
     try:
-        check_values(
-            run_keys, {key: cfg.get(key) for key in ("mode", "seed", "ckpt_path", "resume")}, ""
-        )
+        top = ("mode", "seed", "ckpt_path", "resume", "pretrained")
+        check_values(run_keys, {key: cfg.get(key) for key in top}, "")
+        check_pretrain_options(cfg.pretrain)
         check_trains_and_validates(cfg.trainer)
         spec = build(cfg.tokenizer, "tokenizer")
         build(cfg.data, "data")
@@ -99,7 +103,7 @@ def test_fuzzed_overrides_are_accepted_or_one_line_errors(pairs):
 
 
 @pytest.mark.slow
-@settings(max_examples=500, **SETTINGS)
+@settings(max_examples=2000, **SETTINGS)
 @given(OVERRIDES)
 def test_deep_fuzzed_overrides_are_accepted_or_one_line_errors(pairs):
     check_overrides(pairs)

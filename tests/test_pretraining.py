@@ -2,11 +2,16 @@
 
 import gzip
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
-from cli_runner import assert_one_line_error, run_py
+from cli_runner import ROOT, assert_one_line_error, run_py
 
 from textlab.checkpoint.format import load_checkpoint
 from textlab.checkpoint.pretrained import load_pretrained_encoder
@@ -174,3 +179,67 @@ def test_unlabelled_text_with_only_bad_records_is_one_line(tmp_path):
         cache=tmp_path / "cache",
     )
     assert_one_line_error(proc, "no usable text")
+
+
+@pytest.mark.slow
+def test_pretraining_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    """kill -9 mid-epoch once last.ckpt exists; ckpt_path= resumes to the uninterrupted result."""
+    config = (
+        "mode=pretrain",
+        *TINY[1:],
+        *LSTM,
+        "data.train_size=400",
+        "data.test_size=50",
+        "tokenizer.vocab_size=300",
+        "trainer.max_epochs=2",
+        "+callbacks.last_checkpoint.every_n_train_steps=4",
+    )
+    cache = tmp_path / "cache"
+    run_py(*config, f"hydra.run.dir={tmp_path / 'full'}", cache=cache, check=True)
+    killed = tmp_path / "killed"
+    last = killed / "checkpoints" / "last.ckpt"
+    command = [sys.executable, str(ROOT / "run.py"), *config, f"hydra.run.dir={killed}"]
+    env = {**os.environ, "TEXTLAB_CACHE_DIR": str(cache)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not last.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    resumed = tmp_path / "resumed"
+    run_py(
+        f"ckpt_path={last}", "mode=pretrain", f"hydra.run.dir={resumed}", cache=cache, check=True
+    )
+    full = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    again = json.loads((resumed / "metrics.json").read_text())
+    for name, value in full.items():
+        assert again[name] == pytest.approx(value, abs=1e-6), name
+    final = torch.load(resumed / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    expected = torch.load(tmp_path / "full/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(final[name], value) for name, value in expected.items())
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("pretrain.mask_rate=1.5", "pretrain.mask_rate=1.5: expected a number in (0, 1)"),
+        ("pretrain.block_size=1", "pretrain.block_size=1: expected an integer >= 2"),
+        ("pretrain.objective=bert", "pretrain.objective='bert'"),
+        ("pretrain.sampled_softmax=-1", "pretrain.sampled_softmax=-1"),
+        ("pretrain.val_fraction=abc", "pretrain.val_fraction='abc'"),
+    ],
+)
+def test_bad_pretraining_options_are_one_line_before_any_work(tmp_path, override, expected):
+    proc = run_py("mode=pretrain", *TINY, override, f"hydra.run.dir={tmp_path / 'run'}")
+    assert_one_line_error(proc, expected)
+    assert "Split train" not in proc.stderr + proc.stdout  # nothing was read
+
+
+def test_the_objective_hint_lists_every_objective():
+    from typing import get_args, get_type_hints
+
+    from textlab.models.language_model import OBJECTIVES
+    from textlab.modes.pretrain import pretrain_keys
+
+    hint = get_type_hints(pretrain_keys)["objective"]
+    assert set(get_args(hint)) == {"auto", *OBJECTIVES}

@@ -4,10 +4,11 @@ fine-tuned by `mode=train pretrained=<this run>/checkpoints/last.ckpt`."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import hydra
 import lightning as L
@@ -20,12 +21,13 @@ from textlab.base import run_files
 from textlab.base.atomic import write_json_atomic, write_text_atomic
 from textlab.base.errors import UserError, require
 from textlab.base.instantiate import build
+from textlab.base.typecheck import check_values
 from textlab.checkpoint.format import SavedRun, checkpoint_extras
 from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.data.sources.unlabelled import PretrainingCorpus, UnlabelledFiles
 from textlab.data.token_blocks import TokenBlockDataModule, token_stream
 from textlab.models.factory import build_net
-from textlab.models.language_model import OBJECTIVES, objective_for
+from textlab.models.language_model import objective_for
 from textlab.pretraining_module import LanguageModelPretraining
 from textlab.run import provenance
 from textlab.run.outcome import finish_run
@@ -52,12 +54,7 @@ def pretrain(
     started = time.time()
     run_dir = Path(cfg.paths.output_dir)
     options = cfg.pretrain
-    require(
-        options.objective in ("auto", *OBJECTIVES),
-        "pretrain.objective",
-        options.objective,
-        f"one of auto, {', '.join(OBJECTIVES)}",
-    )
+    check_pretrain_options(options)
     check_trains_and_validates(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
 
@@ -96,6 +93,40 @@ def pretrain(
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     finish_run(trainer, run_dir, metrics, record, started, best_checkpoint=best or None)
     return metrics
+
+
+def pretrain_keys(
+    objective: Literal["auto", "mlm", "causal", "next_token"],
+    mask_rate: float,
+    block_size: int,
+    val_fraction: float,
+    sampled_softmax: int,
+    unit: Literal["line", "file"],
+    text_field: str,
+) -> None:
+    """The keys of conf/config.yaml's `pretrain:` node; values are checked against these hints."""
+
+
+def check_pretrain_options(options: DictConfig) -> None:
+    """Types and ranges of `pretrain.*`, before any text is read."""
+    values = {key: options.get(key) for key in inspect.signature(pretrain_keys).parameters}
+    check_values(pretrain_keys, values, "pretrain")
+    require(
+        0 < options.mask_rate < 1, "pretrain.mask_rate", options.mask_rate, "a number in (0, 1)"
+    )
+    require(options.block_size >= 2, "pretrain.block_size", options.block_size, "an integer >= 2")
+    require(
+        0 < options.val_fraction < 1,
+        "pretrain.val_fraction",
+        options.val_fraction,
+        "a number in (0, 1)",
+    )
+    require(
+        options.sampled_softmax >= 0,
+        "pretrain.sampled_softmax",
+        options.sampled_softmax,
+        "an integer >= 0 (0: the full softmax)",
+    )
 
 
 def pretraining_module(
