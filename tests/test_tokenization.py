@@ -95,3 +95,14 @@ def test_corrupt_tokenizer_file_is_a_user_error(tmp_path):
 
 def test_pad_token_is_named_pad():
     assert PAD_TOKEN == "[PAD]"
+
+
+def test_a_vocab_size_the_text_cannot_fill_is_logged_with_what_it_yields(tiny_texts, caplog):
+    caplog.set_level("INFO", logger="textlab.tokenization")
+    tokenizer = TokenizerSpec(kind="word", vocab_size=100_000, min_frequency=1).train(tiny_texts[0])
+    yielded = tokenizer.get_vocab_size()
+    assert yielded < 100_000
+    assert (
+        f"tokenizer.vocab_size=100000: the training text yields only {yielded} tokens"
+        in caplog.text
+    )

@@ -98,6 +98,19 @@ class TokenizerSpec:
         tokenizer.post_processor = processors.TemplateProcessing(
             single=f"{CLS_TOKEN} $A", special_tokens=[(CLS_TOKEN, tokenizer.token_to_id(CLS_TOKEN))]
         )
+        yielded = tokenizer.get_vocab_size()
+        if yielded < self.vocab_size:
+            # not a fault (the model is sized by what the tokenizer holds, and the embedded
+            # corpus never fills the default), but a user tuning tokenizer.vocab_size should
+            # know that values above this change nothing
+            log.info(
+                "tokenizer.vocab_size=%d: the training text yields only %d tokens (min_frequency"
+                "=%d); the model is sized for %d, and larger values give the same tokenizer",
+                self.vocab_size,
+                yielded,
+                self.min_frequency,
+                yielded,
+            )
         return tokenizer
 
     def cache_key(self, data_fingerprint: str) -> str:
