@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import shutil
 
 import pytest
@@ -132,3 +133,9 @@ def test_several_loggers_at_once_csv_beside_tensorboard(tmp_path):
     assert float(validated[-1]["val/acc"]) == pytest.approx(metrics["val/acc"])
     assert float(tested[-1]["test/acc"]) == pytest.approx(metrics["test/acc"])
     assert any(row["train/loss"] for row in rows)
+    # a curve per logging step, not one point per epoch: running means of the epoch so far
+    running = [row for row in rows if row["train/loss_running"]]
+    assert len(running) == 5  # debug=fast: 5 batches, log_every_n_steps=1
+    assert all(0 <= float(row["train/acc_running"]) <= 1 for row in running)
+    first_batch_loss = float(running[0]["train/loss_running"])
+    assert first_batch_loss == pytest.approx(math.log(2), abs=0.1)  # untrained: chance

@@ -86,6 +86,7 @@ class TextClassifier(L.LightningModule):
             }
         )
         self.val_acc_best = MaxMetric()
+        self._running: torch.Tensor | None = None
         # Saved in checkpoints, so a resumed run continues the best score and, mid-epoch, the
         # running training metrics instead of starting them over.
         for metric in (self.train_metrics, self.train_loss, self.val_acc_best):
@@ -115,6 +116,8 @@ class TextClassifier(L.LightningModule):
         mean_loss.update(loss.detach(), weight=labels.numel())
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
+        if stage == "train":
+            self._log_running(loss, logits, labels)
         return training_loss
 
     def _log_members(
@@ -141,7 +144,24 @@ class TextClassifier(L.LightningModule):
             # epoch's (saved before Lightning reset them); resumed mid-epoch, they carry on.
             self.train_metrics.reset()
             self.train_loss.reset()
+        if batch_idx == 0 or self._running is None:
+            self._running = torch.zeros(3, device=self.device)  # loss sum, right, examples
         return self._step(batch, "train")
+
+    def _log_running(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """train/loss_running and train/acc_running: this epoch's means so far, logged every
+        trainer.log_every_n_steps, so a 3-epoch run draws a curve, not 3 points. This process's
+        batches only (no sync each step) and restarted by a mid-epoch resume: a curve to read,
+        while train/loss and train/acc per epoch stay the exact ones."""
+        assert self._running is not None
+        count = labels.numel()
+        right = (logits.argmax(dim=-1) == labels).sum()
+        self._running += torch.stack(
+            [loss.detach() * count, right.to(loss.dtype), loss.new_tensor(count)]
+        )
+        loss_sum, right_sum, seen = self._running
+        self.log("train/loss_running", loss_sum / seen, on_step=True, on_epoch=False)
+        self.log("train/acc_running", right_sum / seen, on_step=True, on_epoch=False)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "val")
