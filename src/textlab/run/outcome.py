@@ -14,6 +14,7 @@ from rich.table import Table
 
 from textlab.base import run_files
 from textlab.base.atomic import write_json_atomic
+from textlab.run.mlflow_tracking import record_outcome
 from textlab.run.reports import report_test_split
 
 
@@ -43,13 +44,16 @@ def finish_run(
     **facts: Any,
 ) -> None:
     """On rank 0: metrics.json, provenance.json (`record` plus runtime and `facts`), the
-    hyperparameters against the metrics in TensorBoard, and the metrics table on the console."""
+    hyperparameters against the metrics in TensorBoard, the final metrics and the run's files
+    in MLflow, and the metrics table on the console."""
     if not trainer.is_global_zero:
         return
     write_json_atomic(run_files.metrics_path(run_dir), metrics)
     record.update(runtime_s=round(time.time() - started, 2), **facts)
     write_json_atomic(run_dir / run_files.PROVENANCE, record)
     log_hparams(trainer, record["config"], metrics)
+    best = facts.get("best_checkpoint")
+    record_outcome(trainer.loggers, run_dir, metrics, record, trainer.global_step, best)
     print_metrics(metrics)
 
 
