@@ -57,3 +57,29 @@ def test_rnn_classifier_output_shape_and_gradients_flow():
 def test_bad_rnn_arguments_name_the_key(kwargs, key):
     with pytest.raises(ConfigValueError, match=rf"^{key}="):
         RNNClassifier(vocab_size=10, num_classes=2, pad_id=0, **kwargs)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_pack_free_states_equal_packed_sequences_in_values_and_gradients(cell):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from textlab.models.rnn import pack_free
+
+    torch.manual_seed(0)
+    net = RNNClassifier(50, 2, 0, 8, 12, num_layers=2, cell=cell, dropout=0.0)
+    x = torch.randn(4, 9, 8)
+    lengths = torch.tensor([9, 3, 1, 6])
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(net.rnn(packed)[0], batch_first=True, total_length=9)
+    mask = (torch.arange(9)[None, :] < lengths[:, None]).unsqueeze(-1)
+    states, finals = pack_free(net.rnn, x, lengths, training=False)
+    torch.testing.assert_close(states * mask, expected, atol=1e-6, rtol=1e-5)
+    # the final states are those of each sequence's own end (forward) and start (backward)
+    torch.testing.assert_close(finals[0], expected[torch.arange(4), lengths - 1, :12])
+    torch.testing.assert_close(finals[1], expected[:, 0, 12:])
+    weight = net.rnn.weight_hh_l0_reverse
+    by_packing = torch.autograd.grad(expected.pow(2).sum(), weight)[0]
+    by_hand = torch.autograd.grad(
+        (pack_free(net.rnn, x, lengths, False)[0] * mask).pow(2).sum(), weight
+    )[0]
+    torch.testing.assert_close(by_hand, by_packing, atol=1e-5, rtol=1e-4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.func import functional_call
 
 from textlab.base.errors import require
 from textlab.models.pooling import RNN_POOLINGS, masked_pool
@@ -13,7 +13,7 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 class RNNClassifier(nn.Module):
-    """Sequences are packed, so padding never enters the recurrence and cannot change a logit."""
+    """Padding never enters the recurrence (see pack_free), so it cannot change a logit."""
 
     def __init__(
         self,
@@ -55,31 +55,74 @@ class RNNClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) from `input_ids` (B, T) and `attention_mask` (B, T), True on tokens."""
-        states, hidden = self.states(input_ids, attention_mask)
+        states, finals = self.states(input_ids, attention_mask)
         if self.pooling == "last":
-            final = hidden[0] if isinstance(hidden, tuple) else hidden  # (layers*dirs, B, H)
-            # The last layer's forward state saw the whole review; its backward state too.
-            directions = 2 if self.rnn.bidirectional else 1
-            pooled = torch.cat(list(final[-directions:]), dim=-1)  # (B, H*dirs)
+            # the last layer's forward state saw the whole review; its backward state too
+            pooled = torch.cat(finals, dim=-1)  # (B, H*dirs)
         else:
             pooled = masked_pool(self.pooling)(states, attention_mask)
         return self.head(self.dropout(pooled))
 
     def states(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
-        """The last layer's states (B, T, H*dirs), zero at padding, and the final hidden state.
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The last layer's states (B, T, H*dirs), zero at padding, and each direction's final
+        state (B, H) at the review's own end.
 
         With two directions, [..., :H] at t has read tokens 0..t and [..., H:] tokens t..end:
         what the pooling reads, and what language-model pretraining predicts the neighbours from.
         """
-        lengths = attention_mask.sum(dim=1)
+        lengths = attention_mask.sum(dim=1).clamp(min=1)
         embedded = self.dropout(self.embedding(input_ids))  # (B, T, E)
-        packed = pack_padded_sequence(
-            embedded, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+        states, finals = pack_free(self.rnn, embedded, lengths, self.training)
+        return states * attention_mask.unsqueeze(-1), finals
+
+
+def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each row of x (B, T, D) over its first `lengths[b]` steps; padding stays last."""
+    steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # (1, T)
+    last = lengths.unsqueeze(1) - 1  # (B, 1)
+    index = torch.where(steps <= last, last - steps, steps)  # (B, T); its own inverse
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+def pack_free(
+    rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, training: bool
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """`rnn` over right-padded x (B, T, E) as over packed sequences, without packing.
+
+    Padding sits on the right, so forward states at real tokens never see it; the backward
+    direction reads each sequence reversed within its own length, so padding comes last there
+    too. Each (layer, direction) runs as a one-layer network on the module's own parameters
+    (torch.func.functional_call on a weightless template). Why not pack_padded_sequence: on
+    the CPU, a packed batch whose lengths differ makes backward re-allocate the whole input
+    gradient at every time step; at 64 reviews of 250-400 tokens, 27 s a batch against 0.5 s
+    here (benchmarks/README.md "Pretraining"). Outputs and gradients equal the packed ones.
+    """
+    directions = 2 if rnn.bidirectional else 1
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
+    extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    finals: list[torch.Tensor] = []
+    for layer in range(rnn.num_layers):
+        template = type(rnn)(
+            x.size(-1), rnn.hidden_size, bias=rnn.bias, batch_first=True, device="meta", **extra
         )
-        packed_states, hidden = self.rnn(packed)
-        states, _ = pad_packed_sequence(
-            packed_states, batch_first=True, total_length=input_ids.size(1)
-        )  # (B, T, H*dirs)
-        return states, hidden
+        outputs, finals = [], []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            weights = {f"{name}_l0": getattr(rnn, f"{name}{suffix}") for name in names}
+            if direction == 0:
+                out = functional_call(template, weights, (x,))[0]  # (B, T, H)
+                at_last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, out.size(-1))
+                finals.append(out.gather(1, at_last).squeeze(1))  # (B, H)
+            else:
+                reversed_x = reverse_within_length(x, lengths)
+                out = reverse_within_length(
+                    functional_call(template, weights, (reversed_x,))[0], lengths
+                )
+                finals.append(out[:, 0])  # the backward pass ends at the first token
+            outputs.append(out)
+        x = torch.cat(outputs, dim=-1)  # (B, T, H*dirs)
+        if training and rnn.dropout > 0 and layer < rnn.num_layers - 1:
+            x = nn.functional.dropout(x, rnn.dropout, training=True)  # as nn.LSTM between layers
+    return x, finals

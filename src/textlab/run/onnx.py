@@ -21,7 +21,7 @@ from torch import nn
 from textlab.base.errors import UserError
 from textlab.models.ensemble import Ensemble
 from textlab.models.pooling import masked_pool
-from textlab.models.rnn import RNNClassifier
+from textlab.models.rnn import RNNClassifier, reverse_within_length
 from textlab.tokenization import CLS_TOKEN, SPECIAL_TOKENS, pad_id, special_id
 
 INPUTS, OUTPUT = ("input_ids", "attention_mask"), "logits"
@@ -52,14 +52,6 @@ class IntMask(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, attention_mask.bool())
-
-
-def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each row of x (B, T, D) over its first `lengths[b]` steps; padding stays last."""
-    steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # (1, T)
-    last = lengths.unsqueeze(1) - 1  # (B, 1)
-    index = torch.where(steps <= last, last - steps, steps)  # (B, T); its own inverse
-    return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
 class PackFreeRNN(nn.Module):
