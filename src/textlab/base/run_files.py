@@ -28,6 +28,9 @@ ONNX_MODEL = "model.onnx"
 EXPORT_INFO = "export.json"
 # what reading the data skipped or repaired (file-backed data, mode=predict)
 SKIPPED = "skipped.json"
+# logger=mlflow: the MLflow run of this run dir, and the parent run of a sweep (in its dir)
+MLFLOW_RUN_ID = "mlflow_run_id"
+MLFLOW_PARENT_RUN_ID = "mlflow_parent_run_id"
 
 # what `${run_file:NAME}` in conf/ may ask for
 CONFIG_NAMES = {

@@ -34,8 +34,8 @@ from textlab.base.errors import UserError
 
 log = logging.getLogger(__name__)
 
-RUN_ID_FILE = "mlflow_run_id"  # in the run dir
-PARENT_RUN_ID_FILE = "mlflow_parent_run_id"  # in the sweep dir
+RUN_ID_FILE = run_files.MLFLOW_RUN_ID  # in the run dir
+PARENT_RUN_ID_FILE = run_files.MLFLOW_PARENT_RUN_ID  # in the sweep dir
 INSTALL_HINT = "pip install torch==2.13.0 -e '.[mlflow]'"
 # run-dir files uploaded at the end, whichever exist; artifact paths are run-dir paths
 ARTIFACTS = (
