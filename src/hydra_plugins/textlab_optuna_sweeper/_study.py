@@ -1,4 +1,4 @@
-"""The Optuna side of the sweeper: storage, the shared study, asking and telling trials.
+"""The Optuna side of the sweeper: the shared study, asking and telling trials.
 
 Checked against optuna 5.0. Several processes (on one machine or several) may run a sweep on
 one storage at once: each asks Optuna for its trials, so trial numbers never repeat, and each
@@ -11,40 +11,24 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial, TrialState
+
+# the jobs open the study too (to prune): how its storage opens is defined once, in textlab
+from textlab.run.pruning import JOURNAL, SQLITE, open_storage
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DB = "optuna.db"  # in the sweep dir, when `storage` is null
-JOURNAL = "journal://"  # journal:///abs/path or journal://rel/path: a JournalFileBackend
-SQLITE = "sqlite:///"
 # Trials that count towards n_trials. WAITING ones (enqueued) are not taken yet.
 TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 # A lock older than this is a dead process's; asking takes milliseconds to seconds.
 ASK_LOCK_GRACE_S = 60
-SQLITE_BUSY_TIMEOUT_S = 60  # sqlite3's default of 5 s is short for several processes
-
-
-def storage_url(storage: str | None, sweep_dir: Path) -> str:
-    """The storage URL: `storage` as given, or an SQLite file in the sweep dir."""
-    if storage:
-        return str(storage)
-    return f"{SQLITE}{(sweep_dir / DEFAULT_DB).resolve()}"
-
-
-def open_storage(url: str) -> BaseStorage:
-    """An RDB URL (sqlite:///, postgresql://, mysql://) or journal://<file> (NFS-safe)."""
-    if url.startswith(JOURNAL):
-        return JournalStorage(JournalFileBackend(url[len(JOURNAL) :]))
-    engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-    return RDBStorage(url, engine_kwargs=engine_kwargs if url.startswith(SQLITE) else None)
+# PostgreSQL advisory lock key: any fixed number; one lock for all textlab sweeps on a database
+PG_ASK_LOCK = 0x7465_7874_6C61_6231
 
 
 def printable_url(url: str) -> str:
@@ -57,16 +41,21 @@ def printable_url(url: str) -> str:
 
 
 def ask_lock(url: str) -> Any:
-    """A lock around counting and asking, for storages in a file: with it, two processes
-    cannot both take the study's last trial, and a batch gets consecutive trial numbers.
+    """A lock around counting and asking: with it, two processes cannot both take the study's
+    last trial, and a batch gets consecutive trial numbers. Also around creating the study:
+    two processes creating one schema at once would collide.
 
-    Database servers get none: there two processes asking at the same moment may run one
-    trial more than `n_trials` (as Optuna's own MaxTrialsCallback may).
+    A file next to a study in a file; a PostgreSQL advisory lock, which the server drops with
+    the connection if the process dies. Other database servers (MySQL) get none: there two
+    processes asking at the same moment may run one trial more than `n_trials` (as Optuna's
+    own MaxTrialsCallback may).
     """
     for prefix in (SQLITE, JOURNAL):
         if url.startswith(prefix):
             # not the journal's own lock file (<file>.lock), which the storage takes inside
             return _held(JournalFileOpenLock(url[len(prefix) :] + ".ask", ASK_LOCK_GRACE_S))
+    if url.startswith("postgresql"):
+        return _postgres_lock(url)
     return nullcontext()
 
 
@@ -79,11 +68,34 @@ def _held(lock: JournalFileOpenLock) -> Iterator[None]:
         lock.release()
 
 
+@contextmanager
+def _postgres_lock(url: str) -> Iterator[None]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)  # the lock lives as long as its connection
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_ASK_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_ASK_LOCK})
+    finally:
+        engine.dispose()
+
+
 class SharedStudy:
     """One study in its storage, possibly shared with other sweeper processes."""
 
     def __init__(
-        self, url: str, name: str, direction: str, sampler: Any, load_if_exists: bool
+        self,
+        url: str,
+        name: str,
+        direction: str,
+        sampler: Any,
+        load_if_exists: bool,
+        pruner: Any = None,
     ) -> None:
         self.storage = open_storage(url)
         self.study = optuna.create_study(
@@ -91,6 +103,8 @@ class SharedStudy:
             study_name=name,
             direction=direction,
             sampler=sampler,
+            # Optuna stores no pruner: the jobs, which ask it, build theirs from the same setting
+            pruner=pruner,
             load_if_exists=load_if_exists,
         )
         self.study_id = self.storage.get_study_id_from_name(name)
@@ -127,12 +141,16 @@ class SharedStudy:
         objective: float | None,
         error: str | None,
         attrs: dict[str, Any] | None = None,
+        pruned: bool = False,
     ) -> None:
-        """COMPLETE trial `number` with `objective`, or FAIL it (`error` in its user attrs)."""
+        """COMPLETE trial `number` with `objective`, or FAIL it (`error` in its user attrs), or
+        mark it PRUNED (Optuna's value: the last one the job reported)."""
         try:
             self.set_user_attrs(number, {**(attrs or {}), **({"error": error} if error else {})})
             if error is not None or objective is None:
                 self.study.tell(number, state=TrialState.FAIL)
+            elif pruned:
+                self.study.tell(number, state=TrialState.PRUNED)
             else:
                 self.study.tell(number, objective)
         except UpdateFinishedTrialError:

@@ -22,6 +22,11 @@ class TextlabOptunaSweeperConf:
     _target_: str = "hydra_plugins.textlab_optuna_sweeper.sweeper.TextlabOptunaSweeper"
     # an Optuna sampler, e.g. {_target_: optuna.samplers.TPESampler, seed: 1}; null: TPE
     sampler: Any = None
+    # stops unpromising trials early: median | hyperband (Optuna's MedianPruner / HyperbandPruner
+    # with their defaults), a node {_target_: optuna.pruners.MedianPruner, n_warmup_steps: 1}
+    # for any pruner and arguments, or none. Each job reports val/acc per epoch to its trial
+    # (src/textlab/run/pruning.py).
+    pruner: Any = None
     direction: Direction = Direction.minimize  # of the float each job returns
     study_name: str = "textlab"
     # null: sqlite:///<hydra.sweep.dir>/optuna.db; or any Optuna storage URL (sqlite:///...,

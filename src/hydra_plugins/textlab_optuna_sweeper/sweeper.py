@@ -3,9 +3,9 @@
 Each round it asks the study for up to `n_jobs` trials, turns each trial's sampled values into
 a job's overrides, launches them as ordinary multirun jobs and tells Optuna what each returned:
 a float is the trial's value; anything else (textlab's FailedJob, an exception) fails the trial
-and stores its error line. A job's number (`hydra.job.num`, its dir `<sweep dir>/<num>`) is its
-trial number, so processes sharing a study never share a job dir, and a job knows its trial
-(what a pruning callback would report to).
+and stores its error line; a job its pruner stopped (textlab/run/pruning.py) is PRUNED. A job's
+number (`hydra.job.num`, its dir `<sweep dir>/<num>`) is its trial number, so processes sharing a
+study never share a job dir, and a job knows the trial it reports to.
 
 Checked against hydra-core 1.3.2 (Sweeper and Launcher interfaces).
 """
@@ -50,13 +50,18 @@ class TextlabOptunaSweeper(Sweeper):
         max_failure_rate: float,
         stale_after_s: float | None,
         params: dict[str, Any] | None,
+        pruner: Any = None,
     ) -> None:
+        from textlab.run.pruning import check_pruner_setting
+
+        check_pruner_setting(pruner)
         if n_trials < 0 or n_jobs < 1 or not 0.0 <= max_failure_rate <= 1.0:
             raise ValueError(
                 f"hydra.sweeper: n_trials={n_trials}, n_jobs={n_jobs}, max_failure_rate="
                 f"{max_failure_rate}; expected n_trials >= 0, n_jobs >= 1, rate in [0, 1]"
             )
         self.sampler = sampler
+        self.pruner = pruner  # a name, or a pruner Hydra built from a _target_ node
         self.direction = direction.name if isinstance(direction, Direction) else str(direction)
         self.study_name = study_name
         self.storage = storage
@@ -85,6 +90,7 @@ class TextlabOptunaSweeper(Sweeper):
         import optuna
 
         from hydra_plugins.textlab_optuna_sweeper import _search_space, _study
+        from textlab.run.pruning import build_pruner, storage_url
 
         assert self.config is not None and self.launcher is not None
         optuna.logging.disable_default_handler()  # its lines go through Hydra's logging
@@ -94,18 +100,20 @@ class TextlabOptunaSweeper(Sweeper):
         params = [f"{key}={value}" for key, value in self.params.items()]
         loader = self.hydra_context.config_loader if self.hydra_context else None
         space = _search_space.parse_search_space([*params, *arguments], loader)
-        url = _study.storage_url(self.storage, sweep_dir)
-        with _study.ask_lock(url):  # two processes creating one SQLite schema would collide
+        url = storage_url(self.storage, sweep_dir)
+        pruner = build_pruner(self.pruner)
+        with _study.ask_lock(url):  # two processes creating one schema would collide
             shared = _study.SharedStudy(
-                url, self.study_name, self.direction, self.sampler, self.load_if_exists
+                url, self.study_name, self.direction, self.sampler, self.load_if_exists, pruner
             )
         log.info(
-            "Optuna study %r in %s: %d of n_trials=%d taken; sampler %s",
+            "Optuna study %r in %s: %d of n_trials=%d taken; sampler %s, pruner %s",
             self.study_name,
             _study.printable_url(url),
             shared.taken(),
             self.n_trials,
             type(shared.study.sampler).__name__,
+            type(pruner).__name__ if pruner is not None else "none",
         )
         too_many_failures = None
         first = True
@@ -158,10 +166,10 @@ class TextlabOptunaSweeper(Sweeper):
                 shared.finish(trial.number, None, f"the sweep stopped: {first_line(err)}")
             raise
         for trial, job_overrides, job_return in zip(trials, overrides, returns, strict=True):
-            objective, error, attrs = job_outcome(job_return, sweep_dir / str(trial.number))
-            self._record(
-                shared, trial.number, objective, error, {"overrides": job_overrides, **attrs}
-            )
+            job_dir = sweep_dir / str(trial.number)
+            objective, error, attrs, pruned = job_outcome(job_return, job_dir)
+            attrs = {"overrides": job_overrides, **attrs}
+            self._record(shared, trial.number, objective, error, attrs, pruned)
 
     def _record(
         self,
@@ -170,14 +178,15 @@ class TextlabOptunaSweeper(Sweeper):
         objective: float | None,
         error: str | None,
         attrs: dict[str, Any],
+        pruned: bool = False,
     ) -> None:
-        shared.finish(number, objective, error, attrs)
+        shared.finish(number, objective, error, attrs, pruned)
         self.told += 1
         if error is not None:
             self.failed += 1
             log.warning("Trial %d failed: %s", number, error)
         else:
-            log.info("Trial %d: %s", number, objective)
+            log.info("Trial %d%s: %s", number, " pruned" if pruned else "", objective)
 
     def _failure_rate_exceeded(self) -> str | None:
         if self.told and self.failed / self.told > self.max_failure_rate:
@@ -209,8 +218,9 @@ def consecutive(trials: list[Trial]) -> list[list[Trial]]:
     return groups
 
 
-def job_outcome(job_return: Any, default_dir: Path) -> tuple[float | None, str | None, dict]:
-    """A job's objective or error line, read as sweep_summary reads them, and user attrs."""
+def job_outcome(job_return: Any, default_dir: Path) -> tuple[float | None, str | None, dict, bool]:
+    """A job's objective or error line, read as sweep_summary reads them, user attrs, and
+    whether its pruner stopped it."""
     from textlab.app.sweep_summary import job_record
 
     hydra_cfg = job_return.hydra_cfg
@@ -219,7 +229,8 @@ def job_outcome(job_return: Any, default_dir: Path) -> tuple[float | None, str |
     objective, error = record["objective"], record["error"]
     if error is None and (objective is None or math.isnan(objective)):
         error = f"the job returned {objective}, not a number to optimise"
-    return objective, error, {"job_dir": str(job_dir), "metrics": record["metrics"]}
+    attrs = {"job_dir": str(job_dir), "metrics": record["metrics"]}
+    return objective, error, attrs, record["status"] == "pruned"
 
 
 def first_line(err: BaseException) -> str:

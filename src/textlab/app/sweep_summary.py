@@ -29,6 +29,7 @@ from textlab.base import framework, run_files
 from textlab.base.atomic import write_json_atomic, write_text_atomic
 from textlab.base.errors import UserError
 from textlab.run.distributed import is_worker
+from textlab.run.pruning import forget_pruned, pruned_at
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ def failed_job(err: Exception) -> FailedJob:
 class SweepSummary(Callback):
     """Hydra callback writing job.json per sweep job and the summary of the sweep.
 
-    Rows are sorted by the objective each job returned (`maximize`: largest first); failed
-    jobs come last.
+    Rows are sorted by the objective each job returned (`maximize`: largest first); jobs
+    their Optuna pruner stopped early (`pruned`) come after those that ran in full, failed
+    jobs last.
     """
 
     def __init__(self, metrics: tuple[str, ...] | list[str] = METRICS, maximize: bool = True):
@@ -76,6 +78,8 @@ class SweepSummary(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._started = time.monotonic()
+        if config.hydra.mode == RunMode.MULTIRUN and not is_worker():
+            forget_pruned(Path(config.hydra.runtime.output_dir))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         # A DDP worker's job is a single run in rank 0's dir; rank 0 reports for it.
@@ -90,17 +94,19 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = write_summary(sweep_dir, self.metrics, self.maximize)
-        failed = sum(row["status"] != "ok" for row in rows)
+        statuses = [row["status"] for row in rows]
         log.info(
-            "Sweep summary (%d jobs, %d failed): %s",
+            "Sweep summary (%d jobs, %d failed, %d pruned): %s",
             len(rows),
-            failed,
+            statuses.count("failed"),
+            statuses.count("pruned"),
             sweep_dir / SUMMARY_MD,
         )
 
 
 def job_record(job_return: JobReturn, job_dir: Path, runtime_s: float) -> dict[str, Any]:
-    """What job.json holds: overrides, status, error line, objective, metrics, runtime."""
+    """What job.json holds: overrides, status (ok, pruned or failed), error line, objective,
+    metrics, runtime."""
     error = None
     objective = None
     value = framework.job_return_value(job_return)
@@ -113,9 +119,10 @@ def job_record(job_return: JobReturn, job_dir: Path, runtime_s: float) -> dict[s
         objective = float(value)
     metrics_file = run_files.metrics_path(job_dir)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    status = "failed" if error else "pruned" if pruned_at(job_dir) else "ok"
     return {
         "overrides": list(job_return.overrides or []),
-        "status": "failed" if error else "ok",
+        "status": status,
         "error": error,
         "objective": objective,
         "metrics": metrics,
@@ -140,15 +147,17 @@ def split_overrides(overrides: list[str]) -> dict[str, str]:
 def summary_rows(
     jobs: list[dict[str, Any]], metrics: tuple[str, ...] = METRICS, maximize: bool = True
 ) -> list[dict[str, Any]]:
-    """One flat row per job, sorted: best objective first, jobs without one next, failed last."""
+    """One flat row per job, sorted: best objective first, jobs without one next, then pruned
+    ones (best first), failed last."""
 
     def order(job: dict[str, Any]) -> tuple[int, float, int]:
         objective = job.get("objective")
-        if job["status"] != "ok":
-            return (2, 0.0, job.get("job", 0))
+        if job["status"] == "failed":
+            return (3, 0.0, job.get("job", 0))
         if objective is None or math.isnan(objective):
-            return (1, 0.0, job.get("job", 0))
-        return (0, -objective if maximize else objective, job.get("job", 0))
+            return (2, 0.0, job.get("job", 0))
+        group = 1 if job["status"] == "pruned" else 0
+        return (group, -objective if maximize else objective, job.get("job", 0))
 
     rows = []
     for job in sorted(jobs, key=order):

@@ -31,6 +31,8 @@ SKIPPED = "skipped.json"
 # logger=mlflow: the MLflow run of this run dir, and the parent run of a sweep (in its dir)
 MLFLOW_RUN_ID = "mlflow_run_id"
 MLFLOW_PARENT_RUN_ID = "mlflow_parent_run_id"
+# a sweep job its Optuna pruner stopped early (run/pruning.py)
+PRUNED = "pruned.json"
 
 # what `${run_file:NAME}` in conf/ may ask for
 CONFIG_NAMES = {

@@ -14,6 +14,7 @@ from textlab.callbacks.resume import CarryBestCheckpoint, RestoreLoaderPosition
 from textlab.callbacks.seed_each_batch import SeedEachBatch
 from textlab.checkpoint.atomic_io import AtomicCheckpointIO
 from textlab.checkpoint.format import CheckpointExtras
+from textlab.run.pruning import pruning_callbacks, ranks_prune_too
 from textlab.run.sweep_ranks import SweepJobRanks
 
 
@@ -21,12 +22,12 @@ def training_callbacks(
     seed: int, extras: dict[str, Any], resumed_from: str | None = None
 ) -> list[Callback]:
     """The callbacks every training run gets, whatever `callbacks=` says: the seed of each
-    batch, the `textlab` entry of each checkpoint, and on resume the loader position and the
-    best checkpoint so far."""
+    batch, the `textlab` entry of each checkpoint, on resume the loader position and the
+    best checkpoint so far, and in an Optuna trial with a pruner its reports (run/pruning.py)."""
     callbacks: list[Callback] = [SeedEachBatch(seed), CheckpointExtras(extras)]
     if resumed_from:
         callbacks += [RestoreLoaderPosition(), CarryBestCheckpoint(resumed_from)]
-    return callbacks
+    return callbacks + pruning_callbacks()
 
 
 def check_trains_and_validates(trainer: DictConfig) -> None:
@@ -72,5 +73,6 @@ def build_trainer(
         plugins=[AtomicCheckpointIO()],
     )
     if sweep_ranks is not None:
-        sweep_ranks.launch(trainer)
+        with ranks_prune_too(extra_callbacks):
+            sweep_ranks.launch(trainer)
     return trainer
