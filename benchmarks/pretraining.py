@@ -13,15 +13,16 @@ arguments are passed to every stage (e.g. `trainer.max_epochs=1` for a quick loo
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+EPOCH_LINE = re.compile(r"epoch \d+/\d+: val/acc=([0-9.]+)")
 
 
 def stage(name: str, out: Path, args: list[str]) -> dict:
@@ -42,14 +43,15 @@ def stage(name: str, out: Path, args: list[str]) -> dict:
 
 
 def val_acc_per_epoch(run_dir: Path) -> list[float]:
-    with open(run_dir / "csv" / "metrics.csv") as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get("val/acc")]
-    return [float(row["val/acc"]) for row in rows]
+    """From run.log's one line per validated epoch (callbacks/epoch_log.py)."""
+    lines = (run_dir / "run.log").read_text().splitlines()
+    return [float(m.group(1)) for line in lines if (m := EPOCH_LINE.search(line))]
 
 
 def plot(results: dict, model: str, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(6, 4))
     FigureCanvasAgg(figure)
@@ -57,6 +59,7 @@ def plot(results: dict, model: str, path: Path) -> None:
     for name, label in (("finetune", "pretrained"), ("scratch", "random init")):
         accs = results[name]["val_acc"]
         axes.plot(range(1, len(accs) + 1), accs, marker="o", label=label)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("val accuracy (carve)")
     axes.set_title(f"experiment=imdb_{model}: pretrained vs random init")

@@ -133,7 +133,9 @@ def uninterrupted(tmp_path_factory):
 
 
 def logged(trainer: L.Trainer) -> dict[str, float]:
-    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+    # the running curves (train/*_running) restart at a mid-epoch resume, by design (module.py)
+    items = trainer.callback_metrics.items()
+    return {name: float(value) for name, value in items if not name.endswith("_running")}
 
 
 @pytest.mark.parametrize(
