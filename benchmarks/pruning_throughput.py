@@ -31,7 +31,7 @@ def sweep(name: str, pruner: str, trials: int, out: Path) -> None:
     command = [
         sys.executable, str(ROOT / "run.py"), "-m", "hparams_search=optuna",
         f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.pruner={pruner}",
-        "hydra.sweeper.params.module.optimizer.lr=tag(log, interval(1e-5, 1e-2))",
+        "module.optimizer.lr=tag(log, interval(1e-5, 1e-2))",
         "data.train_size=3000", "data.test_size=200", "trainer.max_epochs=4", "logger=none",
         f"hydra.sweep.dir={sweep_dir}",
     ]  # fmt: skip
