@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from textlab.base import run_files
 from textlab.base.atomic import write_text_atomic
 from textlab.base.errors import UserError
+from textlab.base.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -242,20 +242,6 @@ def sweep_parent_run(client: Any, experiment: str, sweep: Path) -> str:
         )
         write_text_atomic(path, f"{run.info.run_id}\n")
         return str(run.info.run_id)
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if missing) between processes."""
-    import fcntl  # POSIX only: imported here so that textlab still imports elsewhere
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def hydra_run_dir() -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import http.client
 import logging
 import os
@@ -14,12 +13,11 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from textlab.base.errors import UserError
 from textlab.base.fingerprint import file_sha256
+from textlab.base.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +43,6 @@ def fetch_and_extract(url: str, sha256: str, target: Path, inner: str) -> Path:
         download(url, archive, sha256)
         extract_tar(archive, target, inner)
     return target
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock held for the duration of the block (POSIX flock)."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def download(url: str, dest: Path, sha256: str, attempts: int = ATTEMPTS) -> Path:

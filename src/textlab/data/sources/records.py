@@ -133,7 +133,14 @@ def _usable(text: Any, label: str | None, where: str, stats: ReadStats) -> bool:
     """Whether a record can train a classifier; if not, it is counted under its reason."""
     if not isinstance(text, str) or label is None:
         stats.skip("malformed", where)
-    elif not text.strip():
+        return False
+    return usable_text(text, where, stats)
+
+
+def usable_text(text: str, where: str, stats: ReadStats) -> bool:
+    """Whether a text is worth reading (not blank, not over MAX_TEXT_CHARS), counted either way:
+    the rule for labelled records and for pretraining text alike."""
+    if not text.strip():
         stats.skip("empty", where)
     elif len(text) > MAX_TEXT_CHARS:
         stats.skip("too_long", where)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from textlab.base.errors import UserError, require
 from textlab.base.fingerprint import fingerprint_json
-from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats
+from textlab.data.read_stats import ReadStats
 from textlab.data.sources.records import (
     decode_lines,
     expand_paths,
@@ -27,6 +27,7 @@ from textlab.data.sources.records import (
     parse_json_line,
     record_format,
     repair_unicode,
+    usable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -108,12 +109,7 @@ def _usable(where: str, text: str, stats: ReadStats) -> Iterator[tuple[str, str]
     text, repaired = repair_unicode(text)
     if repaired:
         stats.repair("invalid_unicode", where)
-    if not text.strip():
-        stats.skip("empty", where)
-    elif len(text) > MAX_TEXT_CHARS:
-        stats.skip("too_long", where)
-    else:
-        stats.kept += 1
+    if usable_text(text, where, stats):
         yield where, text
 
 
