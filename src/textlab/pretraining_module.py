@@ -60,7 +60,8 @@ class LanguageModelPretraining(L.LightningModule):
         self.log(f"{stage}/acc", acc_metric, on_step=False, on_epoch=True, prog_bar=stage == "val")
         if on_step:
             # smoothed enough per batch of thousands of tokens to read as a curve
-            self.log("train/ppl_step", math.exp(min(out.loss.item(), 50)), on_step=True)
+            # a tensor, not .item(): no device sync on every step
+            self.log("train/ppl_step", out.loss.detach().clamp(max=50).exp(), on_step=True)
         return out.loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
