@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	# A venv made before textlab had its own Optuna sweeper: the old plugin pins optuna < 3.
 	$(PY) -m pip uninstall --quiet --yes hydra-optuna-sweeper 2>/dev/null || true
 	# Pinned to the local CPU build; a bare `torch` would pull several GB of CUDA wheels.
-	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev,onnx,sweep,mlflow]"
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev,onnx,sweep,mlflow,serve]"
 	touch $@
 
 run: setup

@@ -24,3 +24,12 @@ def tiny_texts() -> tuple[list[str], list[int]]:
 @pytest.fixture(scope="session")
 def bpe_tokenizer(tiny_texts):
     return TokenizerSpec(kind="bpe", vocab_size=120, min_frequency=1).train(tiny_texts[0])
+
+
+@pytest.fixture(scope="session")
+def served_lstm_checkpoint(tmp_path_factory, bpe_tokenizer):
+    """A tiny LSTM checkpoint (one training step, seconds) for the mode=serve tests."""
+    from test_checkpoint_loading import LSTM, write_tiny_checkpoint
+
+    path = tmp_path_factory.mktemp("serve") / "lstm.ckpt"
+    return write_tiny_checkpoint(path, bpe_tokenizer, LSTM, max_length=24)

@@ -163,6 +163,15 @@ def encode_ids(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> l
     return [encoding.ids[:max_length] for encoding in tokenizer.encode_batch(list(texts))]
 
 
+def encode_spans(
+    tokenizer: Tokenizer, text: str, max_length: int
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """`encode_ids`'s ids for one text, with each kept token's (start, end) characters in it;
+    [CLS] is (0, 0). For showing which words a prediction rests on (mode=serve's demo)."""
+    encoding = tokenizer.encode(text)
+    return encoding.ids[:max_length], encoding.offsets[:max_length]
+
+
 def tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
     """sha256 of the tokenizer's JSON: names it in caches and provenance."""
     return fingerprint_json(tokenizer.to_str())

@@ -18,7 +18,7 @@ from textlab.run.sweep_ranks import SweepJobRanks, job_scope
 
 log = logging.getLogger("textlab")
 
-MODES = ("train", "pretrain", "eval", "predict", "export")
+MODES = ("train", "pretrain", "eval", "predict", "export", "serve")
 TRAINING_MODES = ("train", "pretrain")  # what ckpt_path resumes, and resume=auto applies to
 
 
@@ -138,6 +138,10 @@ def run_mode(cfg: DictConfig, sweep_ranks: SweepJobRanks | None) -> float | None
         from textlab.modes.predict import predict
 
         predict(cfg, saved)
+    elif cfg.mode == "serve":
+        from textlab.modes.serve import serve
+
+        serve(cfg, saved)
     else:
         from textlab.modes.export import export
 

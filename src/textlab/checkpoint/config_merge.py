@@ -4,7 +4,7 @@ The rule (README "Checkpoints"): every setting comes from the checkpoint, except
 - what the command line changes: a key it sets (`data.test_size=50`, even to the
   default value), every key a global group sets (`debug=fast`, `experiment=...`), and the
   whole node of a group it selects (`data=imdb`, `trainer=cpu`);
-- where this run writes and what it does (`paths`, `mode`, `ckpt_path`, `predict`),
+- where this run writes and what it does (`paths`, `mode`, `ckpt_path`, `predict`, `serve`),
   and keys defined as interpolations in conf/ (`${paths.output_dir}/checkpoints`,
   `${seed}`, `${data.max_length}`, ...), which are derived again from the merged values;
 - `model`, `tokenizer` and `data.max_length` always come from the checkpoint: the weights
@@ -27,7 +27,7 @@ from textlab.checkpoint.format import SavedRun
 
 log = logging.getLogger(__name__)
 
-RUN_LOCAL = ("paths", "mode", "ckpt_path", "predict", "resume")
+RUN_LOCAL = ("paths", "mode", "ckpt_path", "predict", "serve", "resume")
 FIXED = ("model", "tokenizer", "data.max_length")
 
 

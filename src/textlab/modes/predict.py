@@ -19,15 +19,14 @@ from textlab.base.errors import UserError, require
 from textlab.base.run_files import PREDICTIONS
 from textlab.base.typecheck import check_values
 from textlab.checkpoint.format import SavedRun
-from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
+from textlab.data.read_stats import ReadStats, write_read_report
 from textlab.data.sources.records import (
     decode_lines,
     open_binary,
     parse_json_line,
     record_format,
-    repair_unicode,
 )
-from textlab.run.inference import TextPredictor
+from textlab.run.inference import TextPredictor, clean_review
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +75,9 @@ def review_on_line(line: str, jsonl: bool, text_field: str, where: str, stats: R
         if not isinstance(record.get(text_field), str):
             raise UserError(f"{where}: no string field {text_field!r}; set predict.text_field")
         text = record[text_field]
-    # lone surrogates: JSON escapes, or bytes the command line could not decode
-    text, repaired = repair_unicode(text)
-    if repaired:
-        stats.repair("invalid_unicode", where)
-    if len(text) > MAX_TEXT_CHARS:
-        stats.repair("truncated", where)
-        text = text[:MAX_TEXT_CHARS]
+    text, repairs = clean_review(text)
+    for reason in repairs:
+        stats.repair(reason, where)
     stats.kept += 1
     return text
 

@@ -12,7 +12,24 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from textlab.data.collate import PaddingCollator
+from textlab.data.read_stats import MAX_TEXT_CHARS
+from textlab.data.sources.records import repair_unicode
 from textlab.tokenization import encode_ids, pad_id
+
+
+def clean_review(text: str, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, list[str]]:
+    """`text` as every prediction reads it, and the ReadStats repairs that applied.
+
+    Lone surrogates (JSON `\\ud800` escapes, bytes the command line could not decode) become
+    U+FFFD, which tokenizers can encode; a text over `max_chars` is cut (the model reads only
+    `max_length` tokens of it anyway). Shared by mode=predict and mode=serve.
+    """
+    text, repaired = repair_unicode(text)
+    repairs = ["invalid_unicode"] if repaired else []
+    if len(text) > max_chars:
+        repairs.append("truncated")
+        text = text[:max_chars]
+    return text, repairs
 
 
 @torch.no_grad()
@@ -54,6 +71,9 @@ class TextPredictor:
         self.collator = PaddingCollator(pad_id(tokenizer))
 
     def __call__(self, texts: Sequence[str]) -> torch.Tensor:
-        ids = encode_ids(self.tokenizer, texts, self.max_length)
+        return self.of_ids(encode_ids(self.tokenizer, texts, self.max_length))
+
+    def of_ids(self, ids: Sequence[Sequence[int]]) -> torch.Tensor:
+        """(N, C) probabilities of token ids already cut by `encode_ids`, padded as one batch."""
         batch = self.collator([{"input_ids": seq, "label": 0} for seq in ids])
         return probabilities(self.net, [batch], self.device)[0]

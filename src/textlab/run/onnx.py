@@ -182,3 +182,19 @@ def max_logit_difference(
             torch_logits = module(ids, mask)
         worst = max(worst, float((torch.from_numpy(onnx_logits) - torch_logits).abs().max()))
     return worst
+
+
+def export_checked(
+    net: nn.Module, path: Path, max_length: int, tokens: SpecialIds
+) -> tuple[bool, float | None]:
+    """Export `net` to `path` (mode=export, mode=serve's onnx backend): whether torch.export
+    wrote it (else TorchScript), and the largest onnxruntime-vs-PyTorch logit difference, at
+    most TOLERANCE, or None when onnxruntime is not installed to check it."""
+    module, use_dynamo = exportable(net)
+    export_onnx(module, path, use_dynamo, max_length, tokens)
+    if importlib.util.find_spec("onnxruntime") is None:
+        return use_dynamo, None
+    diff = max_logit_difference(path, module, tokens, max_length)
+    if diff > TOLERANCE:
+        raise UserError(f"{path}: onnxruntime logits differ from PyTorch by {diff:.2e}")
+    return use_dynamo, diff

@@ -29,6 +29,11 @@ def git_state(repo: Path) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def code_git_state() -> dict[str, Any]:
+    """git_state of the checkout holding this src/ (what ran, wherever it ran from)."""
+    return git_state(Path(__file__).resolve().parents[3])
+
+
 def library_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in LIBRARIES:
@@ -45,7 +50,7 @@ def collect(config: dict[str, Any], fingerprints: dict[str, str]) -> dict[str, A
     return {
         "command": sys.argv,
         "config": config,
-        "git": git_state(Path(__file__).resolve().parents[3]),  # the checkout holding src/
+        "git": code_git_state(),
         "versions": library_versions(),
         "host": {"machine": platform.machine(), "platform": platform.platform()},
         "fingerprints": fingerprints,
