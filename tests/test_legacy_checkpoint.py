@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from cli_runner import run_py
+from omegaconf import OmegaConf
 
 from textlab.checkpoint.legacy import upgrade_config
 from textlab.tokenization import encode_ids, load_tokenizer
@@ -66,6 +67,18 @@ def test_old_config_is_upgraded_to_todays_shape_and_new_ones_pass_unchanged():
     }
     assert old["data"]["source"]["seed"] == 5  # the stored config itself is left alone
     assert upgrade_config(new) == new
+
+
+def test_resume_auto_of_a_run_from_before_trainer_num_nodes_sees_no_changed_setting(tmp_path):
+    from config_compose import compose_config
+
+    from textlab.checkpoint.auto_resume import differing_keys
+
+    cfg = compose_config(tmp_path, "trainer.accelerator=cpu")
+    saved = OmegaConf.to_container(cfg, resolve=True)
+    del saved["trainer"]["num_nodes"]  # conf/trainer/default.yaml had no such key
+    assert differing_keys(upgrade_config(saved), cfg) == []
+    assert upgrade_config({"trainer": {"num_nodes": 2}})["trainer"]["num_nodes"] == 2
 
 
 def test_eval_of_an_old_checkpoint_gives_the_old_metrics_and_confusion_matrix(tmp_path):

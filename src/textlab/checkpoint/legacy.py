@@ -23,6 +23,9 @@ OLD_DATAMODULE = "textlab.data.datamodule.TextDataModule"
 OLD_SYNTHETIC = "textlab.data.synthetic.SyntheticReviews"
 SYNTHETIC = "textlab.data.sources.synthetic.synthetic_datamodule"
 SOURCE_KEYS = {"seed": "corpus_seed"}  # renamed when flattened: `data.seed` is the run's seed
+# keys conf/ gained later, with the value runs had before (Lightning's default): without them,
+# `resume=auto` of an older run would see a changed setting and refuse
+ADDED_KEYS = {("trainer", "num_nodes"): 1}
 
 
 def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +40,9 @@ def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
         compiled = model.pop("compile")
         if isinstance(module, dict):
             module.setdefault("compile", compiled)
+    for (group, key), value in ADDED_KEYS.items():
+        if isinstance(config.get(group), dict):
+            config[group].setdefault(key, value)
     return config
 
 

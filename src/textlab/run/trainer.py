@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import Callback, Checkpoint, LearningRateMonitor
 from omegaconf import DictConfig
 
+from textlab.base import run_files
 from textlab.base.errors import ConfigValueError
 from textlab.base.instantiate import build, build_all
+from textlab.callbacks.requeue import RequeueOnSignal
 from textlab.callbacks.resume import CarryBestCheckpoint, RestoreLoaderPosition
 from textlab.callbacks.seed_each_batch import SeedEachBatch
 from textlab.checkpoint.atomic_io import AtomicCheckpointIO
@@ -65,12 +69,19 @@ def build_trainer(
     if not loggers:
         # LearningRateMonitor refuses to run without a logger; `logger=none` should still train.
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    plugins: list[Any] = [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        # textlab's requeue handler instead of Lightning's (callbacks/requeue.py says why)
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+        if checkpoints:
+            last = Path(cfg.paths.output_dir, run_files.CHECKPOINTS, run_files.LAST_CHECKPOINT)
+            callbacks.append(RequeueOnSignal(last.with_suffix(".ckpt")))
     trainer = build(
         cfg.trainer,
         "trainer",
         callbacks=callbacks + extra_callbacks,
         logger=loggers or False,
-        plugins=[AtomicCheckpointIO()],
+        plugins=plugins,
     )
     if sweep_ranks is not None:
         with ranks_prune_too(extra_callbacks):
