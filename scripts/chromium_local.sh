@@ -12,10 +12,8 @@ set -euo pipefail
 
 PROG=chromium_local
 
-cannot_run() {
-    echo "$PROG: cannot run: $*" >&2
-    exit 3
-}
+# cannot_run, usage, apt_install
+source "$(dirname "$0")/lib/local_setup.sh"
 
 find_browser() {
     command -v chromium || command -v chromium-browser || command -v google-chrome || true
@@ -27,12 +25,7 @@ find_driver() {
 
 install() {
     if [[ -z "$(find_browser)" || -z "$(find_driver)" ]]; then
-        command -v apt-get >/dev/null 2>&1 || cannot_run "no chromium/chromedriver and no apt-get to install them"
-        [[ $(id -u) -eq 0 ]] || cannot_run "no chromium/chromedriver; install them as root: apt-get install chromium chromium-driver"
-        echo "$PROG: installing chromium and chromium-driver with apt-get" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >&2 || cannot_run "apt-get update failed (no network?)"
-        apt-get install -y -qq chromium chromium-driver >&2 || cannot_run "apt-get install chromium chromium-driver failed"
+        apt_install chromium/chromedriver chromium chromium-driver
     fi
     local browser driver
     browser=$(find_browser)
@@ -45,5 +38,5 @@ install() {
 
 case "${1:-}" in
     install) install ;;
-    *) sed -n '4p' "$0" | sed 's/^# //' >&2; exit 2 ;;
+    *) usage 4,4 ;;
 esac

@@ -20,15 +20,8 @@ set -euo pipefail
 SUPERUSER=textlab
 PROG=postgres_local
 
-cannot_run() {
-    echo "$PROG: cannot run: $*" >&2
-    exit 3
-}
-
-usage() {
-    sed -n '4,6p' "$0" | sed 's/^# //' >&2
-    exit 2
-}
+# cannot_run, usage, apt_install
+source "$(dirname "$0")/lib/local_setup.sh"
 
 find_bin() {
     # Debian keeps the server binaries off PATH, one folder per major version: take the newest
@@ -43,15 +36,10 @@ find_bin() {
 
 install_server() {
     [[ -n "$(find_bin)" ]] && return 0
-    command -v apt-get >/dev/null 2>&1 || cannot_run "no initdb found and no apt-get to install postgresql"
-    [[ $(id -u) -eq 0 ]] || cannot_run "no initdb found; install postgresql (apt-get install postgresql) as root"
-    echo "$PROG: installing postgresql with apt-get" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2 || cannot_run "apt-get update failed (no network?)"
-    apt-get install -y -qq postgresql-common >&2 || cannot_run "apt-get install postgresql-common failed"
+    apt_install initdb postgresql-common
     # as the official postgres images do: no system-wide cluster started on port 5432
     sed -ri 's/^#?\s*(create_main_cluster)\s*=.*$/\1 = false/' /etc/postgresql-common/createcluster.conf
-    apt-get install -y -qq postgresql >&2 || cannot_run "apt-get install postgresql failed"
+    apt_install initdb postgresql
     [[ -n "$(find_bin)" ]] || cannot_run "postgresql installed, but no initdb under /usr/lib/postgresql/*/bin"
 }
 

@@ -27,26 +27,13 @@ CTLD_PORT=${CTLD_PORT:-16817}
 NODE_PORT_BASE=${NODE_PORT_BASE:-16900} # node i listens on NODE_PORT_BASE + i
 NODES=${NODES:-2}
 
-cannot_run() {
-    echo "$PROG: cannot run: $*" >&2
-    exit 3
-}
-
-usage() {
-    sed -n '4,6p' "$0" | sed 's/^# //' >&2
-    exit 2
-}
+# cannot_run, usage, apt_install
+source "$(dirname "$0")/lib/local_setup.sh"
 
 install_slurm() {
     command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 \
         && command -v sbatch >/dev/null 2>&1 && return 0
-    command -v apt-get >/dev/null 2>&1 || cannot_run "no slurmctld/slurmd found and no apt-get to install them"
-    [[ $(id -u) -eq 0 ]] || cannot_run "no slurmctld/slurmd found; install them (apt-get install slurmctld slurmd slurm-client) as root"
-    echo "$PROG: installing slurmctld slurmd slurm-client with apt-get" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2 || cannot_run "apt-get update failed (no network?)"
-    apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client >&2 \
-        || cannot_run "apt-get install slurmctld slurmd slurm-client failed"
+    apt_install slurmctld/slurmd --no-install-recommends slurmctld slurmd slurm-client
 }
 
 write_conf() {
