@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from datetime import timedelta
 
 import pytest
-from cli_runner import hydra_dirs, run_py, run_torchrun
+from cli_runner import free_port, hydra_dirs, run_py, run_torchrun
 from torch.distributed import TCPStore
 
 from textlab.base.errors import UserError
@@ -64,12 +63,6 @@ def test_workers_started_without_worker_overrides_drop_their_log_file(tmp_path, 
     monkeypatch.setattr(root, "level", logging.INFO)
     distributed.quiet_worker_logging()
     assert root.handlers == [] and root.level == logging.WARNING
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_torchrun_workers_take_rank_zeros_run_dir_from_torchruns_store(tmp_path):

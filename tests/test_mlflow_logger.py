@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cli_runner import assert_one_line_error, run_py
+from cli_runner import assert_one_line_error, free_port, run_py
 
 from textlab.run import mlflow_tracking
 from textlab.run.mlflow_tracking import (
@@ -283,12 +282,6 @@ def test_the_tracking_uri_is_the_env_var_else_a_sqlite_file_under_outputs(tmp_pa
 
 
 # -- a real tracking server ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_it_answers(url: str, server: subprocess.Popen, timeout_s: float = 120) -> None:

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from cli_runner import ROOT, hydra_dirs, run_py
-from test_ddp import TINY, TINY_LSTM, free_port
+from cli_runner import ROOT, free_port, hydra_dirs, run_py
+from test_ddp import TINY, TINY_LSTM
 
 OVERRIDES = (*TINY, *TINY_LSTM, "logger=none")
 
