@@ -75,5 +75,8 @@ class TextPredictor:
 
     def of_ids(self, ids: Sequence[Sequence[int]]) -> torch.Tensor:
         """(N, C) probabilities of token ids already cut by `encode_ids`, padded as one batch."""
-        batch = self.collator([{"input_ids": seq, "label": 0} for seq in ids])
-        return probabilities(self.net, [batch], self.device)[0]
+        return probabilities(self.net, [self.pad(ids)], self.device)[0]
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """One batch of `ids`, padded as training pads them (`input_ids`, `attention_mask`)."""
+        return self.collator([{"input_ids": seq, "label": 0} for seq in ids])

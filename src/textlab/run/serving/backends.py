@@ -50,7 +50,7 @@ class OnnxPredictor(TextPredictor):
         self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
 
     def of_ids(self, ids: Sequence[Sequence[int]]) -> torch.Tensor:
-        batch = self.collator([{"input_ids": seq, "label": 0} for seq in ids])
+        batch = self.pad(ids)
         feed = {
             "input_ids": batch["input_ids"].numpy(),
             "attention_mask": batch["attention_mask"].long().numpy(),
