@@ -100,3 +100,11 @@ def test_changed_keys_lists_what_the_command_line_touched(tmp_path):
     keys = changed_keys(cfg, baseline, ["debug=fast", "data=synthetic"], GROUPS)
     assert "data" in keys and "trainer.limit_train_batches" in keys
     assert "debug" not in keys  # a global group: its effects are listed instead
+
+
+def test_eval_max_length_is_the_checkpoints_unless_the_command_line_sets_it(tmp_path, saved):
+    saved.config["data"]["eval_max_length"] = 1024
+    assert merged(tmp_path, saved, "mode=eval").data.eval_max_length == 1024
+    # another data group does not change how the model reads
+    assert merged(tmp_path, saved, "data=synthetic").data.eval_max_length == 1024
+    assert merged(tmp_path, saved, "data.eval_max_length=300").data.eval_max_length == 300

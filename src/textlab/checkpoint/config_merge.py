@@ -9,7 +9,10 @@ The rule (README "Checkpoints"): every setting comes from the checkpoint, except
   `${seed}`, `${data.max_length}`, ...), which are derived again from the merged values;
 - `model`, `tokenizer` and `data.max_length` always come from the checkpoint: the weights
   fix them. Asking for another model type is an error; other changes are ignored with a
-  warning.
+  warning;
+- `data.eval_max_length` (how much of a text the model reads at inference) comes from the
+  checkpoint unless the command line sets that key itself: choosing another data group
+  (`data=text_files`) does not change how the model reads.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RUN_LOCAL = ("paths", "mode", "ckpt_path", "predict", "serve", "resume")
 FIXED = ("model", "tokenizer", "data.max_length")
+KEPT_UNLESS_SET = ("data.eval_max_length",)
 
 
 def from_command_line(cfg: DictConfig, saved: SavedRun) -> DictConfig:
@@ -57,7 +61,8 @@ def merge(
     with open_dict(merged):
         _overlay(merged, saved.config, "", changed)
         # a group taken whole from the command line (`data=imdb`) must not bring its own
-        for key in FIXED:
+        named = set(framework.override_keys(overrides))
+        for key in (*FIXED, *(k for k in KEPT_UNLESS_SET if k not in named)):
             if OmegaConf.select(stored, key) is not None:
                 OmegaConf.update(merged, key, OmegaConf.select(stored, key), merge=False)
     return merged

@@ -65,7 +65,10 @@ class SavedRun:
 
     @property
     def max_length(self) -> int:
-        return int(self.config["data"]["max_length"])
+        """Tokens the model reads at inference: `data.eval_max_length`, else `data.max_length`
+        (checkpoints from before eval_max_length have only the latter)."""
+        data = self.config["data"]
+        return int(data.get("eval_max_length") or data["max_length"])
 
     def build_net(self) -> nn.Module:
         """The trained network, in eval mode, with the checkpoint's weights."""

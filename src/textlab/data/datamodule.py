@@ -29,12 +29,12 @@ from textlab.tokenization import encode_ids, pad_id, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
 
-STAGE_SPLITS = {
-    "fit": ("train", "val"),
-    "validate": ("val",),
-    "test": ("test",),
-}
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
 PREVIEW_SIZE = 16  # validation reviews a streaming `val_dataset` holds for callbacks
+
+
+def at_least(value: Any, least: int) -> bool:
+    return isinstance(value, int) and value >= least
 
 
 class TextSource(Protocol):
@@ -48,7 +48,8 @@ class TextSource(Protocol):
 class TextDataModule(L.LightningDataModule):
     """Splits of one `source`, tokenized once per split, batched by a padding collator.
 
-    `batch_size` is per device. Without a "val" split from the source, validation is carved
+    `batch_size` is per device; training texts are cut to `max_length` tokens, the others to
+    `eval_max_length` (None: the same). Without a "val" split from the source, validation is carved
     from train: `val_fraction` of each class, chosen by `seed`. `streaming` reads and tokenizes
     files on the fly (sources with `streams()`), shuffling through `shuffle_buffer` examples;
     `bucketing` batches similar lengths together (pools of `bucket_pool` batches). With
@@ -61,6 +62,7 @@ class TextDataModule(L.LightningDataModule):
         source: TextSource,
         batch_size: int = 64,
         max_length: int = 256,
+        eval_max_length: int | None = None,
         val_fraction: float = 0.1,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -73,32 +75,27 @@ class TextDataModule(L.LightningDataModule):
         unlabelled: str | list[str] | None = None,
     ) -> None:
         super().__init__()
+        for key, value in (
+            ("batch_size", batch_size),
+            ("shuffle_buffer", shuffle_buffer),
+            ("bucket_pool", bucket_pool),
+        ):
+            require(at_least(value, 1), key, value, "a positive integer")
+        require(at_least(max_length, 2), "max_length", max_length, "an integer >= 2 ([CLS] too)")
         require(
-            isinstance(batch_size, int) and batch_size > 0,
-            "batch_size",
-            batch_size,
-            "a positive integer",
-        )
-        require(
-            isinstance(max_length, int) and max_length >= 2,
-            "max_length",
-            max_length,
-            "an integer >= 2 ([CLS] plus at least one token)",
+            eval_max_length is None or at_least(eval_max_length, 2),
+            "eval_max_length",
+            eval_max_length,
+            "null (= max_length) or an integer >= 2",
         )
         require(0.0 < val_fraction < 1.0, "val_fraction", val_fraction, "a number in (0, 1)")
-        require(
-            isinstance(num_workers, int) and num_workers >= 0,
-            "num_workers",
-            num_workers,
-            "an integer >= 0",
-        )
-        for key, value in (("shuffle_buffer", shuffle_buffer), ("bucket_pool", bucket_pool)):
-            require(isinstance(value, int) and value > 0, key, value, "a positive integer")
+        require(at_least(num_workers, 0), "num_workers", num_workers, "an integer >= 0")
         if streaming and bucketing:
             log.warning("data.bucketing applies to in-memory data; ignored with data.streaming")
         self.source = source
         self.batch_size = batch_size
         self.max_length = max_length
+        self.eval_max_length = max_length if eval_max_length is None else eval_max_length
         self.val_fraction = val_fraction
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -166,20 +163,25 @@ class TextDataModule(L.LightningDataModule):
         self.collator = PaddingCollator(pad_id(tokenizer))
         self._datasets.clear()
 
-    def encode(self, split: TextSplit) -> TokenizedDataset:
+    def length_of(self, name: str) -> int:
+        """Tokens kept per text of split `name`: training crops to `max_length`, evaluation
+        reads `eval_max_length` (an LSTM trained on crops can read whole reviews at test)."""
+        return self.max_length if name == "train" else self.eval_max_length
+
+    def encode(self, split: TextSplit, max_length: int) -> TokenizedDataset:
         """Token ids truncated to `max_length` ([CLS] included), from the cache when possible."""
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before encoding")
         if self.cache_dir is None:
-            return self._encode(split)
+            return self._encode(split, max_length)
         path = token_cache.cache_path(
-            self.cache_dir, self.tokenizer_fingerprint, split.fingerprint(), self.max_length
+            self.cache_dir, self.tokenizer_fingerprint, split.fingerprint(), max_length
         )
-        return token_cache.load_or_encode(Path(path), lambda: self._encode(split))
+        return token_cache.load_or_encode(Path(path), lambda: self._encode(split, max_length))
 
-    def _encode(self, split: TextSplit) -> TokenizedDataset:
+    def _encode(self, split: TextSplit, max_length: int) -> TokenizedDataset:
         assert self.tokenizer is not None
-        ids = encode_ids(self.tokenizer, split.texts, self.max_length)
+        ids = encode_ids(self.tokenizer, split.texts, max_length)
         return TokenizedDataset.from_sequences(ids, split.labels)
 
     def setup(self, stage: str | None = None) -> None:
@@ -189,22 +191,23 @@ class TextDataModule(L.LightningDataModule):
                     raise UserError(f"data has no {name!r} split, needed for stage {stage!r}")
                 split = self.splits()[name]
                 if isinstance(split, StreamSplit):
-                    self._datasets[name] = self._stream_dataset(split, shuffle=name == "train")
+                    self._datasets[name] = self._stream_dataset(name, split)
                 else:
-                    self._datasets[name] = self.encode(split)
+                    self._datasets[name] = self.encode(split, self.length_of(name))
 
     def _stream_dataset(
-        self, split: StreamSplit, shuffle: bool, whole: bool = False
+        self, name: str, split: StreamSplit, whole: bool = False
     ) -> StreamingTextDataset:
-        """`whole`: every example, not this DDP rank's share."""
+        """`name`'s examples streamed, shuffled for "train"; `whole`: every example, not this
+        DDP rank's share."""
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before streaming")
         return StreamingTextDataset(
             split.source,
             self.tokenizer,
-            self.max_length,
+            self.length_of(name),
             self.batch_size,
-            shuffle=shuffle,
+            shuffle=name == "train",
             seed=self.seed,
             buffer_size=self.shuffle_buffer,
             rank=0 if whole else None,
@@ -223,7 +226,8 @@ class TextDataModule(L.LightningDataModule):
         if isinstance(split, StreamSplit):
             texts_labels = list(islice(split.examples(), PREVIEW_SIZE))
             return self._encode(
-                TextSplit([t for t, _ in texts_labels], [y for _, y in texts_labels])
+                TextSplit([t for t, _ in texts_labels], [y for _, y in texts_labels]),
+                self.eval_max_length,
             )
         return self.dataset("val")  # type: ignore[return-value]
 
@@ -238,7 +242,7 @@ class TextDataModule(L.LightningDataModule):
         shard_eval = not shuffle and world_size > 1 and self._trainer_is_running()
         whole_eval = not shuffle and world_size > 1 and not shard_eval
         if isinstance(dataset, StreamingTextDataset) and whole_eval:
-            dataset = self._stream_dataset(self.splits()[name], shuffle=False, whole=True)
+            dataset = self._stream_dataset(name, self.splits()[name], whole=True)
         if isinstance(dataset, StreamingTextDataset):
             # batches come whole from the dataset; workers restart each epoch to see set_epoch
             return EpochLoader(

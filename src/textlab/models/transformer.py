@@ -190,7 +190,7 @@ class TransformerClassifier(nn.Module):
         if length > self.max_length:
             raise ConfigValueError(
                 f"model.max_length={self.max_length}: the input has {length} tokens; "
-                "raise model.max_length or lower data.max_length"
+                "raise model.max_length or lower data.max_length / data.eval_max_length"
             )
         x = self.embed_dropout(self.positions(self.tokens(input_ids)))  # (B, T, C)
         maps = []
