@@ -37,7 +37,9 @@ install_slurm() {
 }
 
 write_conf() {
-    local dir=$1 cpus=${CPUS_PER_NODE:-$(nproc)} memory host
+    # nproc --all: plain nproc honours OMP_NUM_THREADS and CPU affinity, so a caller limited to
+    # one thread got 1-CPU nodes on which no 2-task job can ever start
+    local dir=$1 cpus=${CPUS_PER_NODE:-$(nproc --all)} memory host
     # MB each node offers; memory is not scheduled (CR_Core), so this only has to be large enough
     memory=$(awk '/MemTotal/ {print int($2 / 1024 / 2)}' /proc/meminfo)
     host=$(hostname -s)

@@ -21,9 +21,14 @@ DONE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMO
 def local_cluster() -> Iterator[dict[str, str]]:
     """Start (or reuse) the cluster; yields the environment its commands and jobs need."""
     already_running = subprocess.run(["bash", str(SCRIPT), "status"], capture_output=True)
+    # started as the jobs run, one thread: the nodes must still offer every core
     started = subprocess.run(
-        ["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=900
-    )  # may install SLURM first
+        ["bash", str(SCRIPT), "start"],
+        capture_output=True,
+        text=True,
+        timeout=900,  # may install SLURM first
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     if started.returncode == CANNOT_RUN:
         pytest.skip(started.stderr.strip().splitlines()[-1])
     assert started.returncode == 0, started.stderr[-2000:]
@@ -68,8 +73,8 @@ def sbatch_train(
         env=env,
         capture_output=True,
         text=True,
-        check=True,
     )
+    assert submitted.returncode == 0, f"sbatch failed: {submitted.stderr.strip()[-1000:]}"
     return submitted.stdout.strip().split(";")[0]
 
 

@@ -152,6 +152,17 @@ def assert_one_run_dir_contract(run_dir: Path, root: Path) -> None:
 
 
 @pytest.mark.slow
+def test_each_node_offers_every_core_even_to_a_caller_limited_to_one_thread(cluster):
+    # the cluster fixture starts the script with OMP_NUM_THREADS=1, which plain nproc honours
+    for node in ("node1", "node2"):
+        shown = subprocess.run(
+            ["scontrol", "show", "node", "-o", node], env=cluster, capture_output=True, text=True
+        ).stdout
+        fields = dict(item.split("=", 1) for item in shown.split() if "=" in item)
+        assert int(fields["CPUTot"]) == os.cpu_count(), shown
+
+
+@pytest.mark.slow
 def test_submitit_sweep_runs_each_job_as_ddp_over_two_srun_tasks(cluster, tmp_path):
     sweep_dir = tmp_path / "sweep"
     proc = subprocess.run(
