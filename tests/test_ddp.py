@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from cli_runner import free_port, hydra_dirs, run_py, run_torchrun
 from torch.distributed import TCPStore
@@ -32,6 +33,31 @@ def test_eval_batches_cover_every_example_once_with_equal_batch_counts(size, bat
     assert sorted(seen) == list(range(size))
     assert len(batches[0]) == len(batches[1]) == len(samplers[0])
     assert max(len(batch) for rank_batches in batches for batch in rank_batches) <= batch_size
+
+
+class Lengths:
+    def __init__(self, lengths: list[int]) -> None:
+        self.values = np.array(lengths)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def lengths(self) -> np.ndarray:
+        return self.values
+
+
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_eval_batches_by_length_pad_little_and_still_cover_every_example_once(world_size):
+    lengths = Lengths([(i * 37) % 101 + 1 for i in range(101)])  # 1..101 shuffled
+    samplers = [
+        EvalBatchSampler(lengths, 8, rank, world_size, by_length=True) for rank in range(world_size)
+    ]
+    batches = [batch for sampler in samplers for batch in sampler]
+    assert sorted(i for batch in batches for i in batch) == list(range(101))
+    assert len({len(sampler) for sampler in samplers}) == 1
+    for batch in batches:  # neighbours in length: the longest is at most 8 x world_size above
+        spread = lengths.values[batch].max() - lengths.values[batch].min()
+        assert spread < 8 * world_size
 
 
 def test_rank_zero_keeps_its_command_line():

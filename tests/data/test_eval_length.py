@@ -17,11 +17,11 @@ def long_rows(count: int) -> list[dict]:
     return [{"text": " ".join(WORDS[: 5 + i % 20]), "label": i % 2} for i in range(count)]
 
 
-def datamodule(tmp_path, **options):
+def datamodule(tmp_path, batch_size=8, **options):
     write_jsonl(tmp_path / "train.jsonl", long_rows(40))
     write_jsonl(tmp_path / "test.jsonl", long_rows(20))
     dm = text_files_datamodule(
-        str(tmp_path / "train.jsonl"), test=str(tmp_path / "test.jsonl"), batch_size=8,
+        str(tmp_path / "train.jsonl"), test=str(tmp_path / "test.jsonl"), batch_size=batch_size,
         max_length=6, **options,
     )  # fmt: skip
     dm.attach_tokenizer(TokenizerSpec(kind="word", vocab_size=100, min_frequency=1).train(WORDS))
@@ -65,3 +65,14 @@ def test_a_bad_eval_max_length_is_a_one_line_error_naming_the_key(tmp_path, valu
 def test_a_checkpoint_predicts_with_the_length_it_was_evaluated_at(tmp_path, data, reads):
     saved = SavedRun(tmp_path / "x.ckpt", {"data": data}, None, ("a", "b"), {})  # type: ignore[arg-type]
     assert saved.max_length == reads
+
+
+def test_validation_batches_come_sorted_by_length_and_test_batches_in_file_order(tmp_path):
+    dm = datamodule(tmp_path, batch_size=2, eval_max_length=32, val_fraction=0.4)
+    val_widths = widths(dm.val_dataloader())
+    assert len(set(val_widths)) > 3 and val_widths == sorted(val_widths)
+    seen = [int(n) for batch in dm.val_dataloader() for n in batch["attention_mask"].sum(1)]
+    assert sorted(seen) == sorted(dm.val_dataset.lengths().tolist())  # each example once
+    # the test split's reports map predictions back to texts by position
+    labels = [label for batch in dm.test_dataloader() for label in batch["labels"].tolist()]
+    assert labels == list(dm.splits()["test"].labels)

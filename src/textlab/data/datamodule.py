@@ -261,9 +261,10 @@ class TextDataModule(L.LightningDataModule):
             return ResumableDataLoader(
                 BatchView(dataset), sampler=buckets, batch_size=None, **self._loader_options()
             )
-        if shard_eval:
-            # each example on exactly one rank (see EvalBatchSampler)
-            sampler = EvalBatchSampler(dataset, self.batch_size)
+        if shard_eval or name == "val":
+            # each example once, on one rank under DDP; validation by length (EvalBatchSampler)
+            slot = {} if shard_eval else {"rank": 0, "world_size": 1}
+            sampler = EvalBatchSampler(dataset, self.batch_size, by_length=name == "val", **slot)
             return DataLoader(
                 BatchView(dataset), sampler=sampler, batch_size=None, **self._loader_options()
             )

@@ -21,6 +21,11 @@ class EvalBatchSampler(DistributedSampler):
     broadcasts module buffers (the transformer's positional table) on every forward, so a rank
     with one batch more would wait for the others forever. Subclassing DistributedSampler keeps
     Lightning from replacing it.
+
+    `by_length`: the examples sorted by length first (stable), so a batch pads little. For
+    validation, whose metrics do not depend on order: the IMDb carve read at 2048 tokens
+    took 28 s in dataset order, 6.7 s sorted (3.6x the real tokens padded against 1.07x). The
+    test split keeps dataset order, which its reports map back to the texts.
     """
 
     def __init__(
@@ -29,14 +34,17 @@ class EvalBatchSampler(DistributedSampler):
         batch_size: int,
         rank: int | None = None,
         world_size: int | None = None,
+        by_length: bool = False,
     ) -> None:
         rank, world_size = process_slot(rank, world_size)
         super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=False)
         self.size = len(dataset)
         self.sizes = rank_batch_sizes(self.size, world_size, rank, batch_size)
+        lengths = dataset.lengths() if by_length else None  # type: ignore[attr-defined]
+        self.order = np.arange(self.size) if lengths is None else np.argsort(lengths, kind="stable")
 
     def __iter__(self) -> Iterator[list[int]]:
-        indices = np.arange(self.rank, self.size, self.num_replicas)
+        indices = self.order[self.rank :: self.num_replicas]
         for batch in np.split(indices, np.cumsum(self.sizes)[:-1]):
             yield batch.tolist()
 
