@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -58,6 +60,18 @@ def test_eval_batches_by_length_pad_little_and_still_cover_every_example_once(wo
     for batch in batches:  # neighbours in length: the longest is at most 8 x world_size above
         spread = lengths.values[batch].max() - lengths.values[batch].min()
         assert spread < 8 * world_size
+
+
+def test_lightning_not_imported_before_hydra_sets_up_logging():
+    # run.py imports textlab.app.main before Hydra configures logging. Lightning imported then
+    # gives its loggers a console handler of their own that ignores Hydra's: every DDP rank
+    # printed Lightning's INFO lines ("Initializing distributed: GLOBAL_RANK: 1") again.
+    probe = (
+        "import sys, textlab.app.main; print(sorted(m for m in sys.modules if 'lightning' in m))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_rank_zero_keeps_its_command_line():

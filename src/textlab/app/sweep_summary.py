@@ -29,7 +29,6 @@ from textlab.base import framework, run_files
 from textlab.base.atomic import write_json_atomic, write_text_atomic
 from textlab.base.errors import UserError
 from textlab.run.distributed import is_worker
-from textlab.run.pruning import forget_pruned, pruned_at
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +78,10 @@ class SweepSummary(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._started = time.monotonic()
         if config.hydra.mode == RunMode.MULTIRUN and not is_worker():
+            # imported here: textlab.run.pruning imports Lightning, which must not be loaded
+            # before Hydra sets up logging (see tests/test_ddp.py, lightning_not_imported)
+            from textlab.run.pruning import forget_pruned
+
             forget_pruned(Path(config.hydra.runtime.output_dir))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
@@ -119,6 +122,8 @@ def job_record(job_return: JobReturn, job_dir: Path, runtime_s: float) -> dict[s
         objective = float(value)
     metrics_file = run_files.metrics_path(job_dir)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    from textlab.run.pruning import pruned_at  # late, as in on_job_start
+
     status = "failed" if error else "pruned" if pruned_at(job_dir) else "ok"
     return {
         "overrides": list(job_return.overrides or []),
