@@ -21,8 +21,9 @@ from omegaconf import OmegaConf, open_dict
 from test_optuna_sweeper import FakeLauncher, load, make_sweeper, summary, textlab_study
 
 from textlab.app.sweep_summary import SweepSummary, job_record, summary_rows
+from textlab.base.run_files import pruned_at
 from textlab.run import pruning
-from textlab.run.pruning import PRUNED_FILE, SweepTrial, TrialPruning, build_pruner, pruned_at
+from textlab.run.pruning import PRUNED_FILE, SweepTrial, TrialPruning, build_pruner
 
 optuna = pytest.importorskip("optuna", reason="needs the sweep extra")
 COMPLETE, PRUNED = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED

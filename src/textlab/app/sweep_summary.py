@@ -78,11 +78,7 @@ class SweepSummary(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._started = time.monotonic()
         if config.hydra.mode == RunMode.MULTIRUN and not is_worker():
-            # imported here: textlab.run.pruning imports Lightning, which must not be loaded
-            # before Hydra sets up logging (see tests/test_ddp.py, lightning_not_imported)
-            from textlab.run.pruning import forget_pruned
-
-            forget_pruned(Path(config.hydra.runtime.output_dir))
+            run_files.forget_pruned(Path(config.hydra.runtime.output_dir))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         # A DDP worker's job is a single run in rank 0's dir; rank 0 reports for it.
@@ -122,9 +118,7 @@ def job_record(job_return: JobReturn, job_dir: Path, runtime_s: float) -> dict[s
         objective = float(value)
     metrics_file = run_files.metrics_path(job_dir)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    from textlab.run.pruning import pruned_at  # late, as in on_job_start
-
-    status = "failed" if error else "pruned" if pruned_at(job_dir) else "ok"
+    status = "failed" if error else "pruned" if run_files.pruned_at(job_dir) else "ok"
     return {
         "overrides": list(job_return.overrides or []),
         "status": status,

@@ -6,7 +6,9 @@ callbacks and logger configs cannot drift from what the code and the README prom
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -48,6 +50,17 @@ CONFIG_NAMES = {
 
 def metrics_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / METRICS
+
+
+def pruned_at(job_dir: Path) -> dict[str, Any] | None:
+    """What a pruned job recorded (`trial`, `epoch`, the value), or None if it was not pruned."""
+    path = job_dir / PRUNED
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def forget_pruned(job_dir: Path) -> None:
+    """Remove an earlier job's pruned.json (a study of another name reuses job numbers)."""
+    (job_dir / PRUNED).unlink(missing_ok=True)
 
 
 def _config_name(name: str) -> str:

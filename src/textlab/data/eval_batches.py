@@ -40,8 +40,11 @@ class EvalBatchSampler(DistributedSampler):
         super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=False)
         self.size = len(dataset)
         self.sizes = rank_batch_sizes(self.size, world_size, rank, batch_size)
-        lengths = dataset.lengths() if by_length else None  # type: ignore[attr-defined]
-        self.order = np.arange(self.size) if lengths is None else np.argsort(lengths, kind="stable")
+        self.order = (
+            np.argsort(dataset.lengths(), kind="stable")  # type: ignore[attr-defined]
+            if by_length
+            else np.arange(self.size)
+        )
 
     def __iter__(self) -> Iterator[list[int]]:
         indices = self.order[self.rank :: self.num_replicas]

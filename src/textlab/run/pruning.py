@@ -16,7 +16,6 @@ part. Optuna is imported only when a job prunes. Checked against optuna 5.0 and 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -229,14 +228,3 @@ class TrialPruning(Callback):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.trial.number)
             self._optuna_trial = optuna.trial.Trial(study, trial_id)
         return self._optuna_trial
-
-
-def pruned_at(job_dir: Path) -> dict[str, Any] | None:
-    """What a pruned job recorded (`trial`, `epoch`, the value), or None if it was not pruned."""
-    path = job_dir / PRUNED_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def forget_pruned(job_dir: Path) -> None:
-    """Remove an earlier job's pruned.json (a study of another name reuses job numbers)."""
-    (job_dir / PRUNED_FILE).unlink(missing_ok=True)
