@@ -62,14 +62,21 @@ class Server:
             raise
 
 
-def start_server(checkpoint: Path, run_dir: Path, *overrides: str, wait: float = 180) -> Server:
-    """`run.py mode=serve` on a free port; returns once /health answers."""
+def start_server(
+    checkpoint: Path, run_dir: Path, *overrides: str, wait: float = 180, env: dict | None = None
+) -> Server:
+    """`run.py mode=serve` on a free port, `env` added to ours; returns once /health answers."""
     port = free_port()
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir.parent / f"{run_dir.name}.out"
     command = [sys.executable, str(ROOT / "run.py"), "mode=serve", f"ckpt_path={checkpoint}"]
     command += [f"serve.port={port}", f"hydra.run.dir={run_dir}", *overrides]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TEXTLAB_CACHE_DIR": str(run_dir / "cache")}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "TEXTLAB_CACHE_DIR": str(run_dir / "cache"),
+        **(env or {}),
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, port, log)

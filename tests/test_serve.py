@@ -1,12 +1,15 @@
 """`mode=serve` in a real process: answers equal mode=predict's, concurrent requests share
-batches, and bad requests get a 4xx with a one-line JSON error while the server keeps serving."""
+batches, and bad requests get a 4xx (a full queue 503, a failing model call 500) with a
+one-line JSON error while the server keeps serving."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from config_compose import compose_overrides
@@ -14,6 +17,8 @@ from serve_process import raw_exchange, start_server
 
 from textlab.checkpoint.format import load_checkpoint
 from textlab.modes.predict import predict
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REVIEWS = [
     "a wonderful film with great acting",
@@ -173,3 +178,34 @@ def test_a_client_that_never_finishes_its_body_gets_408_and_blocks_no_one(server
     slow.join(30)
     assert replies and replies[0].startswith(b"HTTP/1.1 408"), replies
     assert b"serve.body_timeout=2" in replies[0]
+
+
+def test_a_full_queue_is_503_and_a_failing_model_call_500_and_both_leave_it_serving(
+    served_lstm_checkpoint, tmp_path
+):
+    # tests/faults/sitecustomize.py: a batch holding <<fault>> raises, one with <<slow>> takes 3 s
+    faults = str(ROOT / "tests" / "faults")
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [faults, os.environ.get("PYTHONPATH")]))}
+    env["TEXTLAB_FAULT_TEXT"] = "<<fault>>"
+    limits = ("serve.max_texts=3", "serve.max_queued_texts=3")
+    server = start_server(served_lstm_checkpoint, tmp_path / "run", *limits, env=env)
+    try:
+        with ThreadPoolExecutor(2) as pool:  # a 3 s batch, then 3 texts queued behind it
+            slow = pool.submit(server.post, "/predict", {"text": "a <<slow>> film"})
+            time.sleep(0.5)
+            queued = pool.submit(server.post, "/predict", {"texts": ["good", "bad", "fine"]})
+            time.sleep(0.5)
+            status, answer = server.post("/predict", {"text": "one more"})
+            assert status == 503, answer
+            assert answer == {"error": "server busy (3 texts are waiting); retry later"}
+            assert slow.result()[0] == queued.result()[0] == 200
+        status, answer = server.post("/predict", {"text": "a <<fault>> here"})
+        assert status == 500, answer
+        assert answer == {"error": "internal error: RuntimeError: injected fault on a batch of 1"}
+        for _ in range(2):  # the batcher's loop and the process outlive the failure
+            status, answer = server.post("/predict", {"texts": ["good", "bad", "fine"]})
+            assert status == 200 and len(answer["predictions"]) == 3, answer
+    finally:
+        assert server.stop() == 0, server.output()[-3000:]
+    log = server.output()
+    assert log.count("POST /predict failed") == 1 and "Traceback" in log
