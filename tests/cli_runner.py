@@ -11,6 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def fault_env(**variables: str) -> dict[str, str]:
+    """Environment for a child process with tests/faults/sitecustomize.py's hooks armed."""
+    paths = [str(ROOT / "tests" / "faults"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths), **variables}
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on now (for a server or rendezvous a test starts)."""
     with socket.socket() as probe:

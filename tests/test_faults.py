@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from cli_runner import ROOT, assert_one_line_error, run_py
+from cli_runner import ROOT, assert_one_line_error, fault_env, run_py
 
 from textlab.base.errors import NonFiniteLossError
 from textlab.callbacks.finite_loss import FiniteLossCheck
@@ -147,13 +147,8 @@ def run_job(*overrides: str, cache: Path, env: dict[str, str]) -> tuple[int, str
 @pytest.mark.parametrize("rank", [1, 0])
 def test_a_rank_that_raises_ends_the_whole_job_promptly(tmp_path, rank):
     # tests/faults/sitecustomize.py makes `rank`'s training step raise at its third batch
-    paths = [str(ROOT / "tests" / "faults"), *filter(None, [os.environ.get("PYTHONPATH")])]
     stamp = tmp_path / "fault-time"
-    env = {
-        "PYTHONPATH": os.pathsep.join(paths),
-        "TEXTLAB_FAULT_RANK": str(rank),
-        "TEXTLAB_FAULT_STAMP": str(stamp),
-    }
+    env = fault_env(TEXTLAB_FAULT_RANK=str(rank), TEXTLAB_FAULT_STAMP=str(stamp))
     code, stderr, elapsed = run_job(
         *TINY, *DDP, f"hydra.run.dir={tmp_path / 'run'}", cache=tmp_path / "cache", env=env
     )

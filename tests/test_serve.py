@@ -5,20 +5,17 @@ one-line JSON error while the server keeps serving."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+from cli_runner import fault_env
 from config_compose import compose_overrides
 from serve_process import raw_exchange, start_server
 
 from textlab.checkpoint.format import load_checkpoint
 from textlab.modes.predict import predict
-
-ROOT = Path(__file__).resolve().parents[1]
 
 REVIEWS = [
     "a wonderful film with great acting",
@@ -184,9 +181,7 @@ def test_a_full_queue_is_503_and_a_failing_model_call_500_and_both_leave_it_serv
     served_lstm_checkpoint, tmp_path
 ):
     # tests/faults/sitecustomize.py: a batch holding <<fault>> raises, one with <<slow>> takes 3 s
-    faults = str(ROOT / "tests" / "faults")
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [faults, os.environ.get("PYTHONPATH")]))}
-    env["TEXTLAB_FAULT_TEXT"] = "<<fault>>"
+    env = fault_env(TEXTLAB_FAULT_TEXT="<<fault>>")
     limits = ("serve.max_texts=3", "serve.max_queued_texts=3")
     server = start_server(served_lstm_checkpoint, tmp_path / "run", *limits, env=env)
     try:

@@ -5,8 +5,8 @@
 writing the time to `TEXTLAB_FAULT_STAMP` (if set) so a test can time the job's exit.
 `TEXTLAB_FAULT_TEXT=S` makes `mode=serve`'s model call raise for any batch holding a text that
 contains S, as a bug in a backend would, and take 3 s over a batch holding `<<slow>>` (a queue
-builds up behind it). The product has no hook for either: each patch is
-applied as its module is imported.
+builds up behind it). The product has no hook for either: each patch is applied as its
+module is imported.
 """
 
 from __future__ import annotations
