@@ -17,8 +17,9 @@ from textlab.base.errors import require
 from textlab.callbacks.finite_loss import FiniteLossCheck
 from textlab.callbacks.freeze_encoder import FreezeEncoder
 from textlab.callbacks.log_count_ratios import LogCountRatios
+from textlab.models.adversarial import adversarial_losses
 from textlab.models.optimization import configure_optimization
-from textlab.models.protocols import FitsFromData, MemberEnsemble
+from textlab.models.protocols import EmbedsTokens, FitsFromData, MemberEnsemble
 
 STAGES = ("train", "val", "test")
 # The attribute holding the network: its weights are the `net.*` entries of a state_dict.
@@ -36,6 +37,8 @@ class TextClassifier(L.LightningModule):
     Fine-tuning a pretrained encoder (`pretrained=`): `encoder_lr_scale` multiplies the
     learning rate of everything but the class head; `freeze_encoder_epochs` trains the head
     alone for that many epochs first (FreezeEncoder).
+    `adversarial_eps` > 0 adds the loss of each training batch with its token embeddings
+    perturbed against it (models/adversarial.py); the logged loss stays the clean one.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class TextClassifier(L.LightningModule):
         compile: bool = False,
         encoder_lr_scale: float = 1.0,
         freeze_encoder_epochs: int = 0,
+        adversarial_eps: float = 0.0,
     ) -> None:
         super().__init__()
         require(
@@ -59,6 +63,7 @@ class TextClassifier(L.LightningModule):
             "at least 2 labels in the training data (or in data.label_names)",
         )
         check_options(scheduler_interval, label_smoothing, encoder_lr_scale, freeze_encoder_epochs)
+        check_adversarial(adversarial_eps, net, compile)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         if compile:
@@ -100,7 +105,19 @@ class TextClassifier(L.LightningModule):
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         labels = batch["labels"]
-        if not isinstance(self.net, MemberEnsemble):
+        eps = self.hparams.adversarial_eps
+        if stage == "train" and eps:
+            assert isinstance(self.net, EmbedsTokens)
+            logits, loss, adversarial = adversarial_losses(
+                self.net,
+                self.net.token_embedding(),
+                batch["input_ids"],
+                batch["attention_mask"],
+                lambda logits: self._loss(logits, labels),
+                eps,
+            )
+            training_loss = loss + adversarial
+        elif not isinstance(self.net, MemberEnsemble):
             logits = self(batch["input_ids"], batch["attention_mask"])
             loss = training_loss = self._loss(logits, labels)
         else:
@@ -232,6 +249,19 @@ def check_options(
         freeze_encoder_epochs,
         "an integer >= 0",
     )
+
+
+def check_adversarial(eps: float, net: nn.Module, compile: bool) -> None:
+    require(eps >= 0 and eps < float("inf"), "adversarial_eps", eps, "a number >= 0 (0: off)")
+    if eps:
+        require(
+            isinstance(net, EmbedsTokens),
+            "adversarial_eps",
+            eps,
+            f"0 for {type(net).__name__}: it has no token embedding to perturb",
+        )
+        # the hooks change every step, and a compiled network would recompile each time
+        require(not compile, "adversarial_eps", eps, "0 with module.compile=true")
 
 
 def is_head(parameter_name: str) -> bool:

@@ -35,3 +35,6 @@ class BagOfWordsClassifier(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         pooled = masked_mean(self.embedding(input_ids), attention_mask)  # (B, E)
         return self.head(self.dropout(pooled))
+
+    def token_embedding(self) -> nn.Module:
+        return self.embedding

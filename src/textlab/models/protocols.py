@@ -56,3 +56,12 @@ class ShowsAttention(Protocol):
     def attention_maps(self, input_ids: Tensor, attention_mask: Tensor | None) -> list[Tensor]:
         """Per-layer attention weights (B, H, T, T)."""
         ...
+
+
+@runtime_checkable
+class EmbedsTokens(Protocol):
+    """Looks its input ids up in one table first (module.adversarial_eps perturbs its output)."""
+
+    def token_embedding(self) -> nn.Module:
+        """The module mapping input_ids (B, T) to embeddings (B, T, E)."""
+        ...

@@ -63,6 +63,9 @@ class RNNClassifier(nn.Module):
             pooled = masked_pool(self.pooling)(states, attention_mask)
         return self.head(self.dropout(pooled))
 
+    def token_embedding(self) -> nn.Module:
+        return self.embedding
+
     def states(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -177,6 +177,9 @@ class TransformerClassifier(nn.Module):
         x, _ = self.encode(input_ids, attention_mask)
         return self.head(self.pool(x, attention_mask))  # (B, num_classes)
 
+    def token_embedding(self) -> nn.Module:
+        return self.tokens
+
     def encode(
         self,
         input_ids: Tensor,
