@@ -117,6 +117,13 @@ class TextClassifier(L.LightningModule):
                 eps,
             )
             training_loss = loss + adversarial
+            self.log(
+                "train/loss_adversarial",
+                adversarial.detach(),
+                on_step=False,
+                on_epoch=True,
+                batch_size=labels.numel(),
+            )
         elif not isinstance(self.net, MemberEnsemble):
             logits = self(batch["input_ids"], batch["attention_mask"])
             loss = training_loss = self._loss(logits, labels)

@@ -159,7 +159,10 @@ def test_training_backpropagates_the_clean_plus_the_adversarial_loss_and_still_l
         assert adversarial > clean
     assert trainer.callback_metrics["val/acc"] == 1.0
     # the logged training loss is the clean one: below the last epoch's mean backpropagated loss
-    assert trainer.callback_metrics["train/loss"] < sum(row[0] for row in losses.rows[-2:]) / 2
+    metrics = trainer.callback_metrics
+    assert metrics["train/loss"] < sum(row[0] for row in losses.rows[-2:]) / 2
+    # and the adversarial loss is logged beside it, per epoch
+    assert metrics["train/loss_adversarial"] > metrics["train/loss"]
 
 
 @pytest.mark.parametrize("eps", [-0.1, float("nan"), float("inf")])

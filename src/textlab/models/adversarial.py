@@ -46,7 +46,8 @@ def adversarial_losses(
     (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
     real = attention_mask.unsqueeze(-1).to(grad.dtype)
     grad = grad.detach() * real  # padding is never perturbed
-    token_norm = embedded.detach().norm(dim=-1)[attention_mask.bool()].mean()
+    norms = embedded.detach().norm(dim=-1) * real.squeeze(-1)
+    token_norm = norms.sum() / real.sum().clamp_min(1)  # a batch of empty reviews: no step
     direction = grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
     step = eps * token_norm * direction
 
