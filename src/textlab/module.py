@@ -38,7 +38,8 @@ class TextClassifier(L.LightningModule):
     learning rate of everything but the class head; `freeze_encoder_epochs` trains the head
     alone for that many epochs first (FreezeEncoder).
     `adversarial_eps` > 0 adds the loss of each training batch with its token embeddings
-    perturbed against it (models/adversarial.py); the logged loss stays the clean one.
+    perturbed against it (models/adversarial.py), once the encoder trains; the logged loss
+    stays the clean one.
     """
 
     def __init__(
@@ -106,7 +107,7 @@ class TextClassifier(L.LightningModule):
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         labels = batch["labels"]
         eps = self.hparams.adversarial_eps
-        if stage == "train" and eps:
+        if stage == "train" and eps and self._encoder_trains():
             assert isinstance(self.net, EmbedsTokens)
             logits, loss, adversarial = adversarial_losses(
                 self.net,
@@ -143,6 +144,12 @@ class TextClassifier(L.LightningModule):
         if stage == "train":
             self._log_running(loss, logits, labels)
         return training_loss
+
+    def _encoder_trains(self) -> bool:
+        """False while FreezeEncoder holds the pretrained encoder: adversarial passes would then
+        cost two more trips through it (a head-only epoch 2.7x as long) for the head alone."""
+        assert isinstance(self.net, EmbedsTokens)
+        return any(p.requires_grad for p in self.net.token_embedding().parameters())
 
     def _log_members(
         self, members: dict[str, torch.Tensor], labels: torch.Tensor, stage: str

@@ -115,13 +115,13 @@ def tiny_loader() -> DataLoader:
     return DataLoader(dataset, batch_size=3, collate_fn=PaddingCollator(pad_id=0))
 
 
-def lstm_module(eps: float) -> TextClassifier:
+def lstm_module(eps: float, **options) -> TextClassifier:
     torch.manual_seed(0)
     net = RNNClassifier(
         vocab_size=20, num_classes=2, pad_id=0, embedding_dim=16, hidden_size=16, dropout=0.0
     )
     optimizer = lambda params: torch.optim.AdamW(params, lr=1e-2)  # noqa: E731
-    return TextClassifier(net, num_classes=2, optimizer=optimizer, adversarial_eps=eps)
+    return TextClassifier(net, num_classes=2, optimizer=optimizer, adversarial_eps=eps, **options)
 
 
 class TrainingLosses(Callback):
@@ -163,6 +163,34 @@ def test_training_backpropagates_the_clean_plus_the_adversarial_loss_and_still_l
     assert metrics["train/loss"] < sum(row[0] for row in losses.rows[-2:]) / 2
     # and the adversarial loss is logged beside it, per epoch
     assert metrics["train/loss_adversarial"] > metrics["train/loss"]
+
+
+class LossOverClean(Callback):
+    """Per step: its epoch and the backpropagated loss over the clean loss of the same batch."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, float]] = []
+        self.batch: dict[str, torch.Tensor] | None = None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self.batch = batch
+
+    def on_before_backward(self, trainer, module, loss) -> None:
+        assert self.batch is not None
+        with torch.no_grad():
+            logits = module(self.batch["input_ids"], self.batch["attention_mask"])
+            clean = F.cross_entropy(logits, self.batch["labels"])
+        self.rows.append((trainer.current_epoch, loss.item() / clean.item()))
+
+
+def test_no_adversarial_pass_while_the_encoder_is_frozen():
+    module, ratios = lstm_module(EPS, freeze_encoder_epochs=1), LossOverClean()
+    quiet_trainer(max_epochs=2, callbacks=[ratios]).fit(module, train_dataloaders=tiny_loader())
+    frozen = [ratio for epoch, ratio in ratios.rows if epoch == 0]
+    training = [ratio for epoch, ratio in ratios.rows if epoch == 1]
+    assert len(frozen) == len(training) == 2
+    assert frozen == pytest.approx([1.0, 1.0], rel=1e-5)
+    assert min(training) > 1.5  # clean + adversarial, the adversarial the larger
 
 
 @pytest.mark.parametrize("eps", [-0.1, float("nan"), float("inf")])
