@@ -18,13 +18,12 @@ import os
 import sys
 from pathlib import Path
 
-from pretraining import ROOT, stage
+from pretraining import ROOT, finish_plot, print_runs, stage
 
 
 def plot(results: dict, model: str, eps: float, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(6, 4))
     FigureCanvasAgg(figure)
@@ -54,14 +53,7 @@ def plot(results: dict, model: str, eps: float, path: Path) -> None:
             fontsize=8,
             transform=axes.transAxes,
         )
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("val accuracy (carve)")
-    axes.set_title(f"imdb_{model}: adversarial_eps={eps} vs 0", fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    finish_plot(figure, axes, f"imdb_{model}: adversarial_eps={eps} vs 0", path)
 
 
 def main() -> None:
@@ -87,12 +79,7 @@ def main() -> None:
             results[name] = stage(name.replace(" ", "-"), out, args)
     (out / "adversarial.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, known.model, known.eps, out / "val_acc.png")
-    for name, run in results.items():
-        accs = " ".join(f"{a:.4f}" for a in run["val_acc"])
-        print(
-            f"{name}: val/acc per epoch {accs}; val/acc_best "
-            f"{run['metrics']['val/acc_best']:.4f}; {run['wall_s']:.0f} s"
-        )
+    print_runs(results)
     print(f"plot: {out / 'val_acc.png'}")
 
 

@@ -51,7 +51,6 @@ def val_acc_per_epoch(run_dir: Path) -> list[float]:
 def plot(results: dict, model: str, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(6, 4))
     FigureCanvasAgg(figure)
@@ -59,14 +58,31 @@ def plot(results: dict, model: str, path: Path) -> None:
     for name, label in (("finetune", "pretrained"), ("scratch", "random init")):
         accs = results[name]["val_acc"]
         axes.plot(range(1, len(accs) + 1), accs, marker="o", label=label)
+    finish_plot(figure, axes, f"experiment=imdb_{model}: pretrained vs random init", path)
+
+
+def finish_plot(figure, axes, title: str, path: Path) -> None:
+    """Epochs on x, val accuracy on y, the title and legend; saved as a PNG at `path`."""
+    from matplotlib.ticker import MaxNLocator
+
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("val accuracy (carve)")
-    axes.set_title(f"experiment=imdb_{model}: pretrained vs random init")
+    axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def print_runs(runs: dict) -> None:
+    """One line per fine-tuning run: val accuracy per epoch, the best, the wall time."""
+    for name, run in runs.items():
+        accs = " ".join(f"{a:.4f}" for a in run["val_acc"])
+        print(
+            f"{name}: val/acc per epoch {accs}; val/acc_best "
+            f"{run['metrics']['val/acc_best']:.4f}; {run['wall_s']:.0f} s"
+        )
 
 
 def main() -> None:
@@ -93,13 +109,7 @@ def main() -> None:
         f"pretraining: {pre['metrics']['pretrain/tokens_seen']:.0f} tokens in "
         f"{pre['wall_s']:.0f} s, val/ppl {pre['metrics']['val/ppl']:.1f}"
     )
-    for name in ("finetune", "scratch"):
-        run = results[name]
-        accs = " ".join(f"{a:.4f}" for a in run["val_acc"])
-        print(
-            f"{name}: val/acc per epoch {accs}; val/acc_best "
-            f"{run['metrics']['val/acc_best']:.4f}; {run['wall_s']:.0f} s"
-        )
+    print_runs({name: results[name] for name in ("finetune", "scratch")})
     print(f"plot: {out / 'val_acc.png'}")
 
 

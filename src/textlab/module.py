@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -266,7 +267,7 @@ def check_options(
 
 
 def check_adversarial(eps: float, net: nn.Module, compile: bool) -> None:
-    require(eps >= 0 and eps < float("inf"), "adversarial_eps", eps, "a number >= 0 (0: off)")
+    require(math.isfinite(eps) and eps >= 0, "adversarial_eps", eps, "a number >= 0 (0: off)")
     if eps:
         require(
             isinstance(net, EmbedsTokens),
