@@ -52,6 +52,7 @@ def test_rnn_classifier_output_shape_and_gradients_flow():
         ({"pooling": "first"}, "pooling"),
         ({"hidden_size": 0}, "hidden_size"),
         ({"dropout": 1.5}, "dropout"),
+        ({"weight_drop": 1.0}, "weight_drop"),
     ],
 )
 def test_bad_rnn_arguments_name_the_key(kwargs, key):
@@ -83,3 +84,39 @@ def test_pack_free_states_equal_packed_sequences_in_values_and_gradients(cell):
         (pack_free(net.rnn, x, lengths, False)[0] * mask).pow(2).sum(), weight
     )[0]
     torch.testing.assert_close(by_hand, by_packing, atol=1e-5, rtol=1e-4)
+
+
+def test_weight_drop_masks_recurrent_weights_once_per_batch_and_only_while_training():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from textlab.models.rnn import pack_free
+
+    torch.manual_seed(0)
+    net = RNNClassifier(50, 2, 0, 8, 12, cell="lstm", dropout=0.0, weight_drop=0.5)
+    x = torch.randn(3, 11, 8)
+    lengths = torch.tensor([11, 4, 7])
+    mask = (torch.arange(11)[None, :] < lengths[:, None]).unsqueeze(-1)
+    plain = pack_free(net.rnn, x, lengths, training=False, weight_drop=0.5)[0]
+    torch.testing.assert_close(plain, pack_free(net.rnn, x, lengths, training=False)[0])
+
+    torch.manual_seed(7)
+    dropped = pack_free(net.rnn, x, lengths, training=True, weight_drop=0.5)[0] * mask
+    # the same draws made by hand, then held fixed over every time step of a packed reference
+    reference = torch.nn.LSTM(8, 12, batch_first=True, bidirectional=True)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        for name, value in net.rnn.named_parameters():
+            masked = torch.nn.functional.dropout(value, 0.5) if "weight_hh" in name else value
+            getattr(reference, name).copy_(masked)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected = pad_packed_sequence(reference(packed)[0], batch_first=True, total_length=11)[0]
+    torch.testing.assert_close(dropped, expected, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(dropped, plain * mask, atol=1e-3)
+
+    # a dropped connection gets no gradient; the input weights are never dropped
+    dropped.pow(2).sum().backward()
+    kept = reference.weight_hh_l0 != 0
+    grad = net.rnn.weight_hh_l0.grad
+    assert grad[~kept].abs().max() == 0 and (grad[kept] != 0).float().mean() > 0.99
+    assert 0.4 < (~kept).float().mean() < 0.6
+    assert (net.rnn.weight_ih_l0.grad != 0).float().mean() > 0.99

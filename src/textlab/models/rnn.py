@@ -27,6 +27,7 @@ class RNNClassifier(nn.Module):
         bidirectional: bool = True,
         dropout: float = 0.3,
         pooling: str = "max",
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__()
         require(cell in CELLS, "cell", cell, f"one of {', '.join(CELLS)}")
@@ -38,7 +39,9 @@ class RNNClassifier(nn.Module):
         ):
             require(isinstance(value, int) and value > 0, key, value, "a positive integer")
         require(0.0 <= dropout < 1.0, "dropout", dropout, "a number in [0, 1)")
+        require(0.0 <= weight_drop < 1.0, "weight_drop", weight_drop, "a number in [0, 1)")
         self.pooling = pooling
+        self.weight_drop = weight_drop
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.rnn = CELLS[cell](
             embedding_dim,
@@ -77,7 +80,7 @@ class RNNClassifier(nn.Module):
         """
         lengths = attention_mask.sum(dim=1).clamp(min=1)
         embedded = self.dropout(self.embedding(input_ids))  # (B, T, E)
-        states, finals = pack_free(self.rnn, embedded, lengths, self.training)
+        states, finals = pack_free(self.rnn, embedded, lengths, self.training, self.weight_drop)
         return states * attention_mask.unsqueeze(-1), finals
 
 
@@ -90,7 +93,11 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
 
 
 def pack_free(
-    rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, training: bool
+    rnn: nn.RNNBase,
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    training: bool,
+    weight_drop: float = 0.0,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """`rnn` over right-padded x (B, T, E) as over packed sequences, without packing.
 
@@ -101,6 +108,11 @@ def pack_free(
     the CPU, a packed batch whose lengths differ makes backward re-allocate the whole input
     gradient at every time step; at 64 reviews of 250-400 tokens, 27 s a batch against 0.5 s
     here (benchmarks/README.md "Pretraining"). Outputs and gradients equal the packed ones.
+
+    `weight_drop` (training only) is DropConnect on the recurrent weights, as in AWD-LSTM
+    (Merity et al. 2018): one mask per batch and direction, so every time step of a review
+    loses the same hidden-to-hidden connections, where dropping activations at each step would
+    break the memory the recurrence carries.
     """
     directions = 2 if rnn.bidirectional else 1
     names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
@@ -114,6 +126,10 @@ def pack_free(
         for direction in range(directions):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
             weights = {f"{name}_l0": getattr(rnn, f"{name}{suffix}") for name in names}
+            if training and weight_drop > 0:
+                weights["weight_hh_l0"] = nn.functional.dropout(
+                    weights["weight_hh_l0"], weight_drop, training=True
+                )
             if direction == 0:
                 out = functional_call(template, weights, (x,))[0]  # (B, T, H)
                 at_last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, out.size(-1))
