@@ -23,8 +23,9 @@ from textlab.data.dataset import TokenizedDataset
 from textlab.data.eval_batches import EvalBatchSampler
 from textlab.data.loaders import EpochLoader, ResumableDataLoader
 from textlab.data.sharding import process_slot
+from textlab.data.sources.extra_train import with_extra_train
 from textlab.data.splits import TextSplit, carve_validation
-from textlab.data.streaming import StreamingTextDataset, StreamSplit
+from textlab.data.streaming import StreamingTextDataset, StreamSplit, stream_splits
 from textlab.tokenization import encode_ids, pad_id, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class TextDataModule(L.LightningDataModule):
     files on the fly (sources with `streams()`), shuffling through `shuffle_buffer` examples;
     `bucketing` batches similar lengths together (pools of `bucket_pool` batches). With
     `cache_dir`, in-memory token ids are cached there per (tokenizer, split, max_length).
-    `unlabelled` (paths or globs of text without labels) is read by mode=pretrain only.
+    `unlabelled` (paths or globs of text without labels) is read by mode=pretrain only;
+    `extra_train` (labelled files, e.g. a teacher's predictions) joins the training split only.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class TextDataModule(L.LightningDataModule):
         bucket_pool: int = 50,
         cache_dir: str | None = None,
         unlabelled: str | list[str] | None = None,
+        extra_train: str | list[str] | None = None,
     ) -> None:
         super().__init__()
         for key, value in (
@@ -90,6 +93,8 @@ class TextDataModule(L.LightningDataModule):
         )
         require(0.0 < val_fraction < 1.0, "val_fraction", val_fraction, "a number in (0, 1)")
         require(at_least(num_workers, 0), "num_workers", num_workers, "an integer >= 0")
+        if streaming and extra_train is not None:
+            raise UserError("data.extra_train needs in-memory data; expected data.streaming=false")
         if streaming and bucketing:
             log.warning("data.bucketing applies to in-memory data; ignored with data.streaming")
         self.source = source
@@ -103,7 +108,7 @@ class TextDataModule(L.LightningDataModule):
         self.streaming, self.bucketing = streaming, bucketing and not streaming
         self.shuffle_buffer, self.bucket_pool = shuffle_buffer, bucket_pool
         self.cache_dir = cache_dir
-        self.unlabelled = unlabelled
+        self.unlabelled, self.extra_train = unlabelled, extra_train
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_fingerprint = ""
         self.collator: PaddingCollator | None = None
@@ -121,7 +126,7 @@ class TextDataModule(L.LightningDataModule):
     def splits(self) -> dict[str, TextSplit | StreamSplit]:
         """Raw text splits, loaded once; "val" is carved from "train" when the source has none."""
         if self._splits is None and self.streaming:
-            self._splits = self._stream_splits()
+            self._splits = stream_splits(self.source, self.val_fraction, self.seed)
         if self._splits is None:
             raw = {
                 name: TextSplit(list(texts), list(labels))
@@ -133,25 +138,13 @@ class TextDataModule(L.LightningDataModule):
                 raw["train"], raw["val"] = carve_validation(
                     raw["train"], self.val_fraction, self.seed
                 )
+            if self.extra_train is not None:
+                report_dir = getattr(self.source, "report_dir", None)
+                raw["train"] = with_extra_train(raw, self.extra_train, self.label_names, report_dir)
             for name, split in raw.items():
                 log.info("Split %s: %d texts", name, len(split))
             self._splits = raw
         return self._splits
-
-    def _stream_splits(self) -> dict[str, TextSplit | StreamSplit]:
-        if not callable(getattr(self.source, "streams", None)):
-            raise UserError(
-                f"data.streaming=true needs a file-backed source (data=imdb, data=text_files); "
-                f"{type(self.source).__name__} has none"
-            )
-        streams = self.source.streams(self.val_fraction, self.seed)  # type: ignore[attr-defined]
-        splits: dict[str, TextSplit | StreamSplit] = {}
-        for name, stream in streams.items():
-            splits[name] = StreamSplit(stream)
-            log.info("Split %s: %d texts (streamed)", name, len(stream))
-        if not len(splits["train"]):
-            raise UserError(f"data source {type(self.source).__name__} has no training texts")
-        return splits
 
     def has_split(self, name: str) -> bool:
         return name in self.splits()

@@ -3,6 +3,7 @@ skipped.json in the run dir, so that no record is dropped silently."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ SKIPPED_AS = {
     "empty": "empty texts",
     "too_long": f"texts longer than {MAX_TEXT_CHARS} characters",
     "not_a_file": "entries that are not regular files (folders, pipes, devices; never opened)",
+    # data.extra_train: a teacher's label for a text we validate or test on would leak into it
+    "held_out": "texts that are also in the validation or test split",
 }
 REPAIRED_AS = {
     "invalid_utf8": "had invalid UTF-8; bad bytes were replaced by U+FFFD",
@@ -89,6 +92,15 @@ class ReadStats:
             "repaired": dict(sorted(self.repaired.items())),
             "first": dict(sorted(self.first.items())),
         }
+
+
+def add_to_read_report(report_dir: str | Path | None, name: str, stats: ReadStats) -> None:
+    """Add group `name` to the skipped.json the source wrote (rank 0)."""
+    if report_dir is None or rank_zero_only.rank != 0:
+        return
+    path = Path(report_dir) / run_files.SKIPPED
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    write_json_atomic(path, {**report, name: stats.as_json()})
 
 
 def write_read_report(report_dir: str | Path | None, splits: Mapping[str, ReadStats]) -> None:

@@ -13,6 +13,7 @@ import array
 import bisect
 import hashlib
 import itertools
+import logging
 import random
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +28,8 @@ from textlab.base.errors import UserError
 from textlab.base.fingerprint import fingerprint_texts
 from textlab.data.sharding import process_slot, rank_batch_sizes
 from textlab.tokenization import encode_ids
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -119,6 +122,22 @@ class _LazyLabels:
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.labels)
+
+
+def stream_splits(source: Any, val_fraction: float, seed: int) -> dict[str, StreamSplit]:
+    """The splits of a file-backed `source` (one with `streams()`), to be read as training goes."""
+    if not callable(getattr(source, "streams", None)):
+        raise UserError(
+            f"data.streaming=true needs a file-backed source (data=imdb, data=text_files); "
+            f"{type(source).__name__} has none"
+        )
+    streams = source.streams(val_fraction, seed)
+    splits = {name: StreamSplit(stream) for name, stream in streams.items()}
+    for name, split in splits.items():
+        log.info("Split %s: %d texts (streamed)", name, len(split))
+    if not len(splits["train"]):
+        raise UserError(f"data source {type(source).__name__} has no training texts")
+    return splits
 
 
 def buffer_shuffle(items: Iterable[T], buffer_size: int, rng: random.Random) -> Iterator[T]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
 import lightning as L
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from textlab.base.errors import UserError
 from textlab.base.fingerprint import file_sha256
@@ -26,7 +27,10 @@ def evaluate(
     run_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = build(cfg.data, "data")
+    data = copy.deepcopy(cfg.data)
+    with open_dict(data):
+        data.extra_train = None  # training records: a checkpoint evaluates without them
+    datamodule = build(data, "data")
     if tuple(datamodule.label_names) != saved.label_names:
         raise UserError(
             f"data has labels {list(datamodule.label_names)} but checkpoint {saved.path} "
