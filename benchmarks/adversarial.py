@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from pathlib import Path
 
-from pretraining import ROOT, finish_plot, print_runs, stage
+from pretraining import ROOT, finish_plot, imdb_root, print_runs, stage
 
 
 def plot(results: dict, model: str, eps: float, path: Path) -> None:
@@ -63,9 +61,7 @@ def main() -> None:
     parser.add_argument("--pretrained", type=Path, help="a pretraining run's last.ckpt")
     parser.add_argument("--out", type=Path)
     known, overrides = parser.parse_known_args()
-    root = os.environ.get("TEXTLAB_IMDB_ROOT")
-    if not root:
-        sys.exit("set TEXTLAB_IMDB_ROOT to an aclImdb folder")
+    root = imdb_root()
     out = (known.out or ROOT / "outputs" / f"bench-adversarial-{known.model}").resolve()
     base = [f"experiment=imdb_{known.model}", f"data.root={root}", *overrides]
     starts = {"random init": []}

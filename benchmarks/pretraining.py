@@ -27,19 +27,31 @@ EPOCH_LINE = re.compile(r"epoch \d+/\d+: val/acc=([0-9.]+)")
 
 def stage(name: str, out: Path, args: list[str]) -> dict:
     run_dir = out / name
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        command = [sys.executable, str(ROOT / "run.py"), *args, f"hydra.run.dir={run_dir}"]
-        command.append("logger=[tensorboard,csv]")
-        print("$", " ".join(command), flush=True)
-        started = time.time()
-        subprocess.run(command, check=True)
-        (run_dir / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
+    run_once([*args, "logger=[tensorboard,csv]"], run_dir, run_dir / "metrics.json")
     return {
-        "metrics": json.loads(metrics.read_text()),
+        "metrics": json.loads((run_dir / "metrics.json").read_text()),
         "wall_s": float((run_dir / "wall_s.txt").read_text()),
         "val_acc": val_acc_per_epoch(run_dir),
     }
+
+
+def run_once(args: list[str], run_dir: Path, done: Path) -> None:
+    """`run.py ARGS` into `run_dir`, timed into wall_s.txt; skipped when `done` exists."""
+    if done.is_file():
+        return
+    command = [sys.executable, str(ROOT / "run.py"), *args, f"hydra.run.dir={run_dir}"]
+    print("$", " ".join(command), flush=True)
+    started = time.time()
+    subprocess.run(command, check=True)
+    (run_dir / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
+
+
+def imdb_root(what: str = "") -> str:
+    """TEXTLAB_IMDB_ROOT, or exit saying it is needed."""
+    root = os.environ.get("TEXTLAB_IMDB_ROOT")
+    if not root:
+        sys.exit(f"set TEXTLAB_IMDB_ROOT to an aclImdb folder{what}")
+    return root
 
 
 def val_acc_per_epoch(run_dir: Path) -> list[float]:
@@ -90,9 +102,7 @@ def main() -> None:
     parser.add_argument("model", choices=("lstm", "transformer"))
     parser.add_argument("--out", type=Path)
     known, overrides = parser.parse_known_args()
-    root = os.environ.get("TEXTLAB_IMDB_ROOT")
-    if not root:
-        sys.exit("set TEXTLAB_IMDB_ROOT to an aclImdb folder (with train/unsup)")
+    root = imdb_root(" (with train/unsup)")
     out = (known.out or ROOT / "outputs" / f"bench-pretraining-{known.model}").resolve()
     data = [f"data.root={root}", *overrides]
     results = {

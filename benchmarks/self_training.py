@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from pretraining import ROOT, finish_plot, print_runs, stage
+from pretraining import ROOT, finish_plot, imdb_root, print_runs, run_once, stage
 
 
 def unlabelled_jsonl(root: Path, path: Path) -> Path:
@@ -40,15 +36,11 @@ def unlabelled_jsonl(root: Path, path: Path) -> Path:
 
 def predict(checkpoint: Path, reviews: Path, run_dir: Path) -> Path:
     predictions = run_dir / "predictions.jsonl"
-    if not predictions.is_file():
-        command = [
-            sys.executable, str(ROOT / "run.py"), "mode=predict", f"ckpt_path={checkpoint}",
-            f"predict.input={reviews}", f"hydra.run.dir={run_dir}",
-        ]  # fmt: skip
-        print("$", " ".join(command), flush=True)
-        started = time.time()
-        subprocess.run(command, check=True)
-        (run_dir / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
+    run_once(
+        ["mode=predict", f"ckpt_path={checkpoint}", f"predict.input={reviews}"],
+        run_dir,
+        predictions,
+    )
     return predictions
 
 
@@ -75,9 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path)
     known, overrides = parser.parse_known_args()
-    root = os.environ.get("TEXTLAB_IMDB_ROOT")
-    if not root:
-        sys.exit("set TEXTLAB_IMDB_ROOT to an aclImdb folder (with train/unsup)")
+    root = imdb_root(" (with train/unsup)")
     out = (known.out or ROOT / "outputs" / "bench-self-training").resolve()
     out.mkdir(parents=True, exist_ok=True)
     data = [f"data.root={root}", *overrides]
