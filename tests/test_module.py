@@ -84,3 +84,21 @@ def test_one_cycle_with_a_one_step_warm_up_trains_instead_of_dividing_by_zero():
     module = tiny_module(scheduler=one_cycle)
     quiet_trainer(max_epochs=5).fit(module, train_dataloaders=tiny_loader())
     assert module.trainer.global_step == 10
+
+
+def test_target_distributions_are_learned_as_distributions_not_as_labels():
+    # Every review's label is 1 but its target says 0.3 / 0.7: soft cross-entropy is lowest
+    # where the model answers 0.7; learning the label would drive it towards 1.
+    module = tiny_module()
+    sequences = [[2, 5, 6, 9], [2, 6, 5, 9], [2, 9, 5, 6], [2, 9, 6, 5]]
+    dataset = TokenizedDataset.from_sequences(sequences, [1] * 4).with_targets([[0.3, 0.7]] * 4)
+    loader = DataLoader(dataset, batch_size=4, collate_fn=PaddingCollator(pad_id=0))
+    batch = next(iter(loader))
+    logits = module(batch["input_ids"], batch["attention_mask"])
+    by_hand = -(torch.tensor([0.3, 0.7]) * logits.log_softmax(-1)).sum(-1).mean()
+    assert torch.allclose(module._loss(logits, batch["targets"]), by_hand)
+    quiet_trainer(max_epochs=150).fit(module, train_dataloaders=loader)
+    module.eval()
+    with torch.no_grad():
+        probs = module(batch["input_ids"], batch["attention_mask"]).softmax(-1)
+    assert torch.allclose(probs[:, 1], torch.full((4,), 0.7), atol=0.03), probs

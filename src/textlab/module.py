@@ -102,11 +102,14 @@ class TextClassifier(L.LightningModule):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, attention_mask)
 
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
+    def _loss(self, logits: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against class ids (B,) or target distributions (B, C)."""
+        return F.cross_entropy(logits.float(), wanted, label_smoothing=self.hparams.label_smoothing)
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         labels = batch["labels"]
+        # a teacher's distributions where data.extra_train_targets gave them (training data only)
+        wanted = batch.get("targets", labels)
         eps = self.hparams.adversarial_eps
         if stage == "train" and eps and self._encoder_trains():
             assert isinstance(self.net, EmbedsTokens)
@@ -115,7 +118,7 @@ class TextClassifier(L.LightningModule):
                 self.net.token_embedding(),
                 batch["input_ids"],
                 batch["attention_mask"],
-                lambda logits: self._loss(logits, labels),
+                lambda logits: self._loss(logits, wanted),
                 eps,
             )
             training_loss = loss + adversarial
@@ -128,13 +131,13 @@ class TextClassifier(L.LightningModule):
             )
         elif not isinstance(self.net, MemberEnsemble):
             logits = self(batch["input_ids"], batch["attention_mask"])
-            loss = training_loss = self._loss(logits, labels)
+            loss = training_loss = self._loss(logits, wanted)
         else:
             members = self.net.member_logits(batch["input_ids"], batch["attention_mask"])
             logits = self.net.combine(members)
             # members learn from their own losses; the logged loss is the ensemble's
-            training_loss = self._log_members(members, labels, stage)
-            loss = self._loss(logits.detach(), labels)
+            training_loss = self._log_members(members, labels, wanted, stage)
+            loss = self._loss(logits.detach(), wanted)
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
         metrics.update(logits.argmax(dim=-1), labels)
@@ -153,7 +156,11 @@ class TextClassifier(L.LightningModule):
         return any(p.requires_grad for p in self.net.token_embedding().parameters())
 
     def _log_members(
-        self, members: dict[str, torch.Tensor], labels: torch.Tensor, stage: str
+        self,
+        members: dict[str, torch.Tensor],
+        labels: torch.Tensor,
+        wanted: torch.Tensor,
+        stage: str,
     ) -> torch.Tensor:
         """Sum of the members' own losses (see models/ensemble.py); scores each member."""
         for name, logits in members.items():
@@ -161,7 +168,7 @@ class TextClassifier(L.LightningModule):
             if key in self.member_acc:
                 self.member_acc[key].update(logits.argmax(dim=-1), labels)
                 self.log(f"{stage}/acc_{name}", self.member_acc[key], on_step=False, on_epoch=True)
-        return sum(self._loss(logits, labels) for logits in members.values())
+        return sum(self._loss(logits, wanted) for logits in members.values())
 
     def on_train_start(self) -> None:
         # The sanity check's few batches must not count towards val/acc_best.

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from cli_runner import assert_one_line_error, run_py
 from jsonl_files import write_jsonl
 
@@ -100,3 +101,58 @@ def test_a_run_trains_on_the_extra_records_and_its_checkpoint_evaluates_without_
         f"hydra.run.dir={tmp_path / 'b'}", cache=tmp_path / "cache",
     )  # fmt: skip
     assert_one_line_error(missing, "data.extra_train=", "no such file")
+
+
+def test_teacher_probabilities_become_targets_and_reach_the_batches(tmp_path, bpe_tokenizer):
+    data = datamodule(
+        tmp_path, str(PREDICTIONS), extra_train_targets="probabilities", cache_dir=str(tmp_path)
+    )
+    train = data.splits()["train"]
+    names = data.label_names
+    predicted = [json.loads(line) for line in PREDICTIONS.read_text().splitlines()]
+    taught = [[r["probabilities"][name] for name in names] for r in predicted]
+    one_hot = [[float(i == names.index(r["label"])) for i in range(len(names))] for r in TRAIN]
+    assert train.targets is not None and len(train.targets) == len(train.texts)
+    assert train.targets[: len(TRAIN)] == one_hot  # the source's own labels, as distributions
+    assert torch.allclose(
+        torch.tensor(train.targets[len(TRAIN) :]), torch.tensor(taught), atol=1e-5
+    )
+    assert all(abs(sum(row) - 1) < 1e-9 for row in train.targets)
+    assert data.splits()["val"].targets is None
+    for _ in range(2):  # tokenized, then from the token cache, which holds no targets
+        data.attach_tokenizer(bpe_tokenizer)
+        batch = data.collator([data.dataset("train")[i] for i in range(len(train.texts))])
+        assert torch.allclose(batch["targets"], torch.tensor(train.targets))
+        assert "targets" not in data.collator([data.dataset("val")[0]])
+    plain = datamodule(tmp_path, str(PREDICTIONS)).splits()["train"]
+    assert plain.targets is None and plain.fingerprint() != train.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "why"),
+    [
+        (None, "missing"),
+        ({"negative": 0.2, "positive": 0.2}, "not summing to 1"),
+        ({"negative": 1.0}, "a label missing"),
+        ({"negative": 0.5, "positive": 0.5, "mixed": 0.0}, "a label too many"),
+        ({"negative": -0.5, "positive": 1.5}, "negative"),
+        ({"negative": "0.5", "positive": 0.5}, "a string"),
+    ],
+)
+def test_bad_teacher_probabilities_are_one_line_errors_naming_file_and_line(
+    tmp_path, probabilities, why
+):
+    good = {"text": "fine", "label": "positive", "probabilities": {"negative": 0, "positive": 1}}
+    bad = {"text": "bad", "label": "positive", "probabilities": probabilities}
+    extra = write_jsonl(tmp_path / "extra.jsonl", [good, bad])
+    with pytest.raises(UserError, match=r"^data.extra_train: .*extra\.jsonl:2: probabilities "):
+        datamodule(tmp_path, str(extra), extra_train_targets="probabilities").splits()
+
+
+def test_probabilities_need_jsonl_and_the_choice_is_checked(tmp_path):
+    csv = tmp_path / "extra.csv"
+    csv.write_text("text,label\nfine,positive\n")
+    with pytest.raises(UserError, match=r"^data.extra_train_targets=probabilities: .*not JSONL"):
+        datamodule(tmp_path, str(csv), extra_train_targets="probabilities").splits()
+    with pytest.raises(UserError, match=r"^data.extra_train_targets='soft'; expected one of"):
+        datamodule(tmp_path, None, extra_train_targets="soft")

@@ -12,7 +12,8 @@ class PaddingCollator:
     """Turn items `{"input_ids": LongTensor[T_i], "label": int}` into one padded batch.
 
     Returns `input_ids` (B, T) long, `attention_mask` (B, T) bool (True on real tokens),
-    `lengths` (B,) long and `labels` (B,) long, where T is the longest item in the batch.
+    `lengths` (B,) long and `labels` (B,) long, where T is the longest item in the batch;
+    `targets` (B, C) float when the items carry `"target"` distributions.
     """
 
     def __init__(self, pad_id: int) -> None:
@@ -26,9 +27,12 @@ class PaddingCollator:
             input_ids[row, : lengths[row]] = torch.as_tensor(item["input_ids"], dtype=torch.long)
         attention_mask = torch.arange(longest).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
         labels = torch.tensor([int(item["label"]) for item in items], dtype=torch.long)
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "lengths": lengths,
             "labels": labels,
         }
+        if items and "target" in items[0]:
+            batch["targets"] = torch.stack([item["target"] for item in items])
+        return batch

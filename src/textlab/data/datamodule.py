@@ -23,7 +23,7 @@ from textlab.data.dataset import TokenizedDataset
 from textlab.data.eval_batches import EvalBatchSampler
 from textlab.data.loaders import EpochLoader, ResumableDataLoader
 from textlab.data.sharding import process_slot
-from textlab.data.sources.extra_train import with_extra_train
+from textlab.data.sources.extra_train import require_choice, with_extra_train
 from textlab.data.splits import TextSplit, carve_validation
 from textlab.data.streaming import StreamingTextDataset, StreamSplit, stream_splits
 from textlab.tokenization import encode_ids, pad_id, tokenizer_fingerprint
@@ -56,7 +56,8 @@ class TextDataModule(L.LightningDataModule):
     `bucketing` batches similar lengths together (pools of `bucket_pool` batches). With
     `cache_dir`, in-memory token ids are cached there per (tokenizer, split, max_length).
     `unlabelled` (paths or globs of text without labels) is read by mode=pretrain only;
-    `extra_train` (labelled files, e.g. a teacher's predictions) joins the training split only.
+    `extra_train` (labelled files, e.g. a teacher's predictions) joins the training split only,
+    as labels or (`extra_train_targets="probabilities"`) as the teacher's distributions.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class TextDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         unlabelled: str | list[str] | None = None,
         extra_train: str | list[str] | None = None,
+        extra_train_targets: str = "label",
     ) -> None:
         super().__init__()
         for key, value in (
@@ -93,6 +95,7 @@ class TextDataModule(L.LightningDataModule):
         )
         require(0.0 < val_fraction < 1.0, "val_fraction", val_fraction, "a number in (0, 1)")
         require(at_least(num_workers, 0), "num_workers", num_workers, "an integer >= 0")
+        require_choice(extra_train_targets)
         if streaming and extra_train is not None:
             raise UserError("data.extra_train needs in-memory data; expected data.streaming=false")
         if streaming and bucketing:
@@ -109,6 +112,7 @@ class TextDataModule(L.LightningDataModule):
         self.shuffle_buffer, self.bucket_pool = shuffle_buffer, bucket_pool
         self.cache_dir = cache_dir
         self.unlabelled, self.extra_train = unlabelled, extra_train
+        self.extra_train_targets = extra_train_targets
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_fingerprint = ""
         self.collator: PaddingCollator | None = None
@@ -140,7 +144,9 @@ class TextDataModule(L.LightningDataModule):
                 )
             if self.extra_train is not None:
                 report_dir = getattr(self.source, "report_dir", None)
-                raw["train"] = with_extra_train(raw, self.extra_train, self.label_names, report_dir)
+                raw["train"] = with_extra_train(
+                    raw, self.extra_train, self.label_names, report_dir, self.extra_train_targets
+                )
             for name, split in raw.items():
                 log.info("Split %s: %d texts", name, len(split))
             self._splits = raw
@@ -170,12 +176,13 @@ class TextDataModule(L.LightningDataModule):
         path = token_cache.cache_path(
             self.cache_dir, self.tokenizer_fingerprint, split.fingerprint(), max_length
         )
-        return token_cache.load_or_encode(Path(path), lambda: self._encode(split, max_length))
+        dataset = token_cache.load_or_encode(Path(path), lambda: self._encode(split, max_length))
+        return dataset.with_targets(split.targets)  # the cache holds ids and labels only
 
     def _encode(self, split: TextSplit, max_length: int) -> TokenizedDataset:
         assert self.tokenizer is not None
         ids = encode_ids(self.tokenizer, split.texts, max_length)
-        return TokenizedDataset.from_sequences(ids, split.labels)
+        return TokenizedDataset.from_sequences(ids, split.labels).with_targets(split.targets)
 
     def setup(self, stage: str | None = None) -> None:
         for name in STAGE_SPLITS.get(stage or "fit", ("train", "val", "test")):

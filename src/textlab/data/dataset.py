@@ -10,7 +10,8 @@ from torch.utils.data import Dataset
 
 
 class TokenizedDataset(Dataset):
-    """Token-id sequences and labels; item i is `{"input_ids": LongTensor[T_i], "label": int}`.
+    """Token-id sequences and labels; item i is `{"input_ids": LongTensor[T_i], "label": int}`,
+    plus `"target"` (FloatTensor[C], a distribution to learn) once `with_targets` gave them.
 
     The ids live in one flat int32 array with offsets: cheap to pickle into DataLoader workers
     and to cache on disk, unlike a list of per-review tensors.
@@ -22,6 +23,15 @@ class TokenizedDataset(Dataset):
         self.flat_ids = flat_ids
         self.offsets = offsets
         self.labels = labels
+        self.targets: np.ndarray | None = None
+
+    def with_targets(self, targets: Sequence[Sequence[float]] | None) -> TokenizedDataset:
+        """This dataset with one target distribution per example (None: labels only)."""
+        if targets is not None:
+            if len(targets) != len(self.labels):
+                raise ValueError(f"{len(targets)} targets for {len(self.labels)} labels")
+            self.targets = np.asarray(targets, dtype=np.float32)
+        return self
 
     @classmethod
     def from_sequences(
@@ -40,10 +50,13 @@ class TokenizedDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         ids = self.flat_ids[self.offsets[index] : self.offsets[index + 1]]
-        return {
+        item = {
             "input_ids": torch.from_numpy(ids.astype(np.int64)),
             "label": int(self.labels[index]),
         }
+        if self.targets is not None:
+            item["target"] = torch.from_numpy(self.targets[index])
+        return item
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)

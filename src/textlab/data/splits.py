@@ -7,15 +7,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from textlab.base.errors import UserError
-from textlab.base.fingerprint import fingerprint_texts
+from textlab.base.fingerprint import fingerprint_json, fingerprint_texts
 
 
 @dataclass
 class TextSplit:
-    """Raw texts with integer labels, aligned."""
+    """Raw texts with integer labels, aligned; `targets`, when given, a distribution over the
+    classes per text for the loss to match instead of the label (a teacher's probabilities)."""
 
     texts: list[str]
     labels: list[int]
+    targets: list[list[float]] | None = None
     # Cached: train.py, the tokenizer cache, the token cache and provenance all ask for it.
     _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -25,6 +27,8 @@ class TextSplit:
     def fingerprint(self) -> str:
         if self._fingerprint is None:
             self._fingerprint = fingerprint_texts(self.texts, self.labels)
+            if self.targets is not None:
+                self._fingerprint = fingerprint_json([self._fingerprint, self.targets])
         return self._fingerprint
 
 
