@@ -10,7 +10,9 @@ run dir already has its output, so a killed benchmark continues where it stopped
 2. predict: `mode=predict` with the teacher's best checkpoint on train/unsup, written first
    as one JSONL file (`unsup.jsonl`, a review per line, in sorted file order);
 3. student: `experiment=imdb_lstm data.extra_train=<predict>/predictions.jsonl`;
-4. labelled: `experiment=imdb_lstm` alone, the baseline.
+4. distilled: the same with `data.extra_train_targets=probabilities` (the teacher's
+   probabilities as targets, not its labels);
+5. labelled: `experiment=imdb_lstm` alone, the baseline.
 Extra arguments go to the teacher and both LSTM runs. Writes <out>/self_training.json and
 <out>/val_acc.png.
 """
@@ -53,6 +55,7 @@ def plot(results: dict, path: Path) -> None:
     axes = figure.add_subplot()
     labels = {
         "student": "LSTM, labelled + 50k teacher-labelled",
+        "distilled": "LSTM, labelled + 50k teacher probabilities",
         "labelled": "LSTM, labelled only",
         "teacher": "teacher (n-gram bag)",
     }
@@ -77,6 +80,8 @@ def main() -> None:
     predictions = predict(teacher, reviews, out / "predict")
     student = ["experiment=imdb_lstm", *data, f"data.extra_train={predictions}"]
     results["student"] = stage("student", out, student)
+    soft = [*student, "data.extra_train_targets=probabilities"]
+    results["distilled"] = stage("distilled", out, soft)
     results["labelled"] = stage("labelled", out, ["experiment=imdb_lstm", *data])
     (out / "self_training.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, out / "val_acc.png")
