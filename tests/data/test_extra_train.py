@@ -104,12 +104,19 @@ def test_a_run_trains_on_the_extra_records_and_its_checkpoint_evaluates_without_
 
 
 def test_teacher_probabilities_become_targets_and_reach_the_batches(tmp_path, bpe_tokenizer):
+    predicted = [json.loads(line) for line in PREDICTIONS.read_text().splitlines()]
+    # a held-out text between them: skipped with its distribution, the rest stay aligned
+    leaked = {
+        **predicted[0],
+        "text": VAL[0]["text"],
+        "probabilities": {"negative": 1, "positive": 0},
+    }
+    extra = write_jsonl(tmp_path / "extra.jsonl", [predicted[0], leaked, *predicted[1:]])
     data = datamodule(
-        tmp_path, str(PREDICTIONS), extra_train_targets="probabilities", cache_dir=str(tmp_path)
+        tmp_path, str(extra), extra_train_targets="probabilities", cache_dir=str(tmp_path)
     )
     train = data.splits()["train"]
     names = data.label_names
-    predicted = [json.loads(line) for line in PREDICTIONS.read_text().splitlines()]
     taught = [[r["probabilities"][name] for name in names] for r in predicted]
     one_hot = [[float(i == names.index(r["label"])) for i in range(len(names))] for r in TRAIN]
     assert train.targets is not None and len(train.targets) == len(train.texts)
