@@ -81,17 +81,35 @@ def test_resume_auto_of_a_run_from_before_trainer_num_nodes_sees_no_changed_sett
     assert upgrade_config({"trainer": {"num_nodes": 2}})["trainer"]["num_nodes"] == 2
 
 
+def same_up_to_cpu_rounding(got: dict, want: dict) -> None:
+    """Equal keys and non-float values; floats within what another CPU's kernels move (the
+    fixtures were written on an AMD EPYC, and a probability written to 6 decimals can flip its
+    last digit on an Intel Xeon)."""
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if isinstance(value, dict):
+            same_up_to_cpu_rounding(got[key], value)
+        elif isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=1e-5, abs=2e-6), key
+        else:
+            assert got[key] == value, key
+
+
 def test_eval_of_an_old_checkpoint_gives_the_old_metrics_and_confusion_matrix(tmp_path):
     run_dir = run_on_checkpoint(tmp_path, "eval")
-    assert json.loads((run_dir / "metrics.json").read_text()) == expected("eval_metrics.json")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    same_up_to_cpu_rounding(metrics, expected("eval_metrics.json"))
     confusion = json.loads((run_dir / "confusion_matrix.json").read_text())
     assert confusion == expected("eval_confusion_matrix.json")
 
 
 def test_predict_with_an_old_checkpoint_writes_the_old_predictions(tmp_path):
     run_dir = run_on_checkpoint(tmp_path, "predict", f"predict.input={LEGACY / 'reviews.txt'}")
-    lines = (run_dir / "predictions.jsonl").read_text().splitlines()
-    assert lines == (LEGACY / "predictions.jsonl").read_text().splitlines()
+    got = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    want = [json.loads(line) for line in (LEGACY / "predictions.jsonl").read_text().splitlines()]
+    assert len(got) == len(want)
+    for record, old_record in zip(got, want, strict=True):
+        same_up_to_cpu_rounding(record, old_record)
 
 
 def test_export_of_an_old_checkpoint_matches_the_old_export_and_its_predictions(tmp_path):
