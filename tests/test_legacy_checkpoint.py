@@ -23,6 +23,10 @@ def expected(name: str) -> dict:
     return json.loads((LEGACY / name).read_text())
 
 
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def run_on_checkpoint(tmp_path: Path, mode: str, *overrides: str, ckpt: Path = CHECKPOINT) -> Path:
     run_dir = tmp_path / mode
     run_py(
@@ -105,8 +109,7 @@ def test_eval_of_an_old_checkpoint_gives_the_old_metrics_and_confusion_matrix(tm
 
 def test_predict_with_an_old_checkpoint_writes_the_old_predictions(tmp_path):
     run_dir = run_on_checkpoint(tmp_path, "predict", f"predict.input={LEGACY / 'reviews.txt'}")
-    got = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
-    want = [json.loads(line) for line in (LEGACY / "predictions.jsonl").read_text().splitlines()]
+    got, want = jsonl(run_dir / "predictions.jsonl"), jsonl(LEGACY / "predictions.jsonl")
     assert len(got) == len(want)
     for record, old_record in zip(got, want, strict=True):
         same_up_to_cpu_rounding(record, old_record)
@@ -125,7 +128,7 @@ def test_export_of_an_old_checkpoint_matches_the_old_export_and_its_predictions(
     assert info["max_abs_logit_diff"] <= 1e-4
     # the new model.onnx labels the reviews as the old PyTorch model did (mode=predict above)
     tokenizer = load_tokenizer(run_dir / "tokenizer.json")
-    records = [json.loads(line) for line in (LEGACY / "predictions.jsonl").read_text().splitlines()]
+    records = jsonl(LEGACY / "predictions.jsonl")
     ids = encode_ids(tokenizer, [r["text"] for r in records], info["max_length"])
     width = max(map(len, ids))
     input_ids = torch.tensor([seq + [info["pad_id"]] * (width - len(seq)) for seq in ids])
