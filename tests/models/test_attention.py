@@ -57,6 +57,22 @@ def test_padded_keys_get_exactly_zero_weight_and_real_keys_sum_to_one():
     torch.testing.assert_close(weights.sum(-1), torch.ones(B, H, T))
 
 
+@pytest.mark.parametrize("impl", ["manual", "sdpa"])
+def test_under_bf16_autocast_each_path_stays_within_bf16_rounding_of_float64(impl):
+    """What trainer.precision=bf16-mixed runs: autocast to bf16 (on CUDA on a GPU, CPU here)."""
+    reference, _ = attention_pair()
+    module = MultiHeadAttention(D, H, impl=impl).eval()
+    module.load_state_dict({k: v.float() for k, v in reference.state_dict().items()})
+    mask = keep_mask([7, 3, 0])
+    x = torch.randn(B, T, D, dtype=torch.float64)
+    expected, _ = reference(x, mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, _ = module(x.float(), mask)
+    assert y.dtype == torch.bfloat16
+    # bf16 keeps 8 bits of mantissa (0.4%); a padded key let through moves outputs by ~0.3
+    torch.testing.assert_close(y.double(), expected, atol=3e-2, rtol=3e-2)
+
+
 def test_huge_scores_on_padded_keys_still_get_zero_weight():
     q, k, v = torch.randn(3, 1, 1, 4, 8).unbind(0)
     k[..., 2:, :] = 1e4 * q[..., :1, :]  # padded keys that would dominate if merely down-weighted

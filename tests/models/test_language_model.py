@@ -158,15 +158,19 @@ def repeating_corpus(batch: int, length: int) -> torch.Tensor:
     return cycle[positions]
 
 
-def train(model: torch.nn.Module, steps: int, lr: float) -> float:
+def train(model: torch.nn.Module, steps: int, lr: float, bf16: bool = False) -> float:
+    """AdamW steps on the tiny language, then the held-out loss; `bf16`: under autocast, as
+    trainer.precision=bf16-mixed runs (weights and optimiser stay float32)."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     for _ in range(steps):
-        out = model(repeating_corpus(16, 24))
+        with autocast:
+            out = model(repeating_corpus(16, 24))
         optimiser.zero_grad()
         out.loss.backward()
         optimiser.step()
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast:
         return model(repeating_corpus(64, 24), torch.Generator().manual_seed(1)).loss.item()
 
 
@@ -187,4 +191,14 @@ def test_language_model_loss_on_a_tiny_corpus_falls_far_below_log_vocab(objectiv
     loss = train(model, steps=300 if objective == "mlm" else 150, lr=3e-3)
     # a model that learned nothing sits at log(50) = 3.9; the cycle makes every token certain
     # given its neighbour, except the first of a causal block
+    assert loss < 0.15 * math.log(VOCAB), loss
+
+
+def test_masked_language_model_learns_under_bf16_autocast():
+    # the GPU recipe's objective and precision (imdb_pretrain_transformer_gpu): the masked
+    # positions' gather and the tied projection run in bf16, the loss and weights in float32
+    torch.manual_seed(0)
+    model = MaskedLanguageModel(transformer(), MASK, SPECIALS, rate=0.15)
+    loss = train(model, steps=300, lr=3e-3, bf16=True)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
     assert loss < 0.15 * math.log(VOCAB), loss
