@@ -134,7 +134,7 @@ def test_imdb_experiments_build_their_ensembles(tmp_path, experiment, sequence_m
     assert net(ids, torch.ones_like(ids, dtype=torch.bool)).shape == (2, 2)
 
 
-@pytest.mark.parametrize("model", ["lstm", "transformer"])
+@pytest.mark.parametrize("model", ["lstm", "transformer", "transformer_gpu"])
 def test_imdb_sequence_experiments_are_the_model_alone_shaped_like_their_pretraining(
     tmp_path, model
 ):
