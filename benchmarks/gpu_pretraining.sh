@@ -9,7 +9,8 @@
 # copies each run's metrics.json and run.log to OUT (default $OUT, else /tmp/gpu-out).
 # OVERRIDES go to both runs (a CPU rehearsal: shrink the model and data, same script).
 set -u
-imdb=$1; out=${2:-${OUT:-/tmp/gpu-out}}; shift $(( $# < 2 ? $# : 2 ))
+imdb=$(realpath "$1"); out=$(realpath -m "${2:-${OUT:-/tmp/gpu-out}}"); shift $(( $# < 2 ? $# : 2 ))
+cd "$(dirname "$0")/.."  # run.py and conf/ from the project root, wherever this is called from
 work=${WORK:-/tmp/gpu-recipe}
 python=${PYTHON:-python3}
 extra=("$@")
