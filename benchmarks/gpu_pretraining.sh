@@ -2,7 +2,7 @@
 # The GPU recipe (benchmarks/README.md "A GPU recipe"), bounded to fit a lent GPU machine:
 #   bash benchmarks/gpu_pretraining.sh IMDB [OUT [OVERRIDES...]]
 # IMDB: an aclImdb folder, or a .tgz of one (a GPU machine cannot download; the train split
-# with unsup packs into 51 MB with `tar czf`, see that section). Pretrains
+# with unsup packs into 51 MB with tar and gzip -1, see that section). Pretrains
 # experiment=imdb_pretrain_transformer_gpu (PRETRAIN_EPOCHS, default 10, killed after
 # PRETRAIN_S seconds, default 300: last.ckpt is written every epoch), fine-tunes
 # experiment=imdb_transformer_gpu from its last checkpoint (FINETUNE_S, default 240), and
