@@ -24,6 +24,7 @@ from textlab.models.factory import build_net
         (["data.val_fraction=abc"], "data.val_fraction='abc': expected a number"),
         (["data.batch_size=true"], "data.batch_size=True: expected an integer"),
         (["data=imdb", "data.download=maybe"], "data.download='maybe': expected true or false"),
+        (["data=imdb", "data.carve=film"], "data.carve='film': expected one of 'random', 'movie'"),
         (["data.corpus_seed=1.5"], "data.corpus_seed=1.5: expected an integer"),
         (["tokenizer.vocab_size=x"], "tokenizer.vocab_size='x': expected an integer"),
         (["tokenizer.vocab_size=1000000000"], "tokenizer.vocab_size=1000000000: expected at most"),

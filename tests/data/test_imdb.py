@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -85,6 +86,83 @@ def test_streamed_splits_hold_the_same_reviews_as_in_memory(tmp_path):
     for name in ("train", "val", "test"):
         assert [text for text, _ in streamed[name].examples()] == memory[name].texts
         assert streamed[name].fingerprint() == memory[name].fingerprint()
+
+
+def with_movies(root: Path, per_movie: int = 3) -> Path:
+    """urls_{pos,neg}.txt as the official archive has them: line `id` is review id's movie;
+    each folder numbers its own reviews, so movie k's pos and neg ids differ."""
+    for folder, shift in (("pos", 0), ("neg", 1)):
+        count = len(list((root / "train" / folder).glob("*.txt")))
+        lines = [
+            f"http://www.imdb.com/title/tt{i // per_movie + shift:07d}/usercomments\n"
+            for i in range(count)
+        ]
+        (root / "train" / f"urls_{folder}.txt").write_text("".join(lines))
+    return root
+
+
+def movies_by_side(dm, root: Path) -> dict[str, set[str]]:
+    """Movie URL → the sides ("train", "val") its training reviews landed on."""
+    urls = {
+        (folder, i): line
+        for folder in ("pos", "neg")
+        for i, line in enumerate((root / "train" / f"urls_{folder}.txt").read_text().splitlines())
+    }
+    text_movie = {
+        path.read_text(): urls[(path.parent.name, int(path.name.split("_")[0]))]
+        for path in (root / "train").glob("*/*_*.txt")
+        if path.parent.name in ("pos", "neg")
+    }
+    sides: dict[str, set[str]] = {}
+    for name in ("train", "val"):
+        for text in dm.splits()[name].texts:
+            sides.setdefault(text_movie[text], set()).add(name)
+    return sides
+
+
+def test_movie_carve_keeps_each_movie_on_one_side_in_memory_and_streaming(tmp_path):
+    root = with_movies(make_layout(tmp_path / "aclImdb", per_class=30))
+    memory = imdb_datamodule(str(root), val_fraction=0.2, seed=3, carve="movie")
+    sides = movies_by_side(memory, root)
+    assert len(sides) == 11 and all(len(s) == 1 for s in sides.values())
+    val = memory.splits()["val"]
+    assert val.labels.count(0) == val.labels.count(1) == 6  # whole movies of 3, 20% each
+    streamed = imdb_datamodule(str(root), val_fraction=0.2, seed=3, carve="movie", streaming=True)
+    for name in ("train", "val"):
+        assert [text for text, _ in streamed.splits()[name].examples()] == (
+            memory.splits()[name].texts
+        )
+    random_carve = imdb_datamodule(str(root), val_fraction=0.2, seed=3)
+    assert any(len(s) == 2 for s in movies_by_side(random_carve, root).values())  # the contrast
+
+
+def test_movie_carve_without_urls_takes_a_run_of_adjacent_ids_and_says_so(tmp_path, caplog):
+    root = make_layout(tmp_path / "aclImdb", splits=("train",), per_class=30)
+    with caplog.at_level(logging.WARNING):
+        val = imdb_datamodule(str(root), val_fraction=0.2, seed=3, carve="movie").splits()["val"]
+    assert any("runs of adjacent review ids" in r.getMessage() for r in caplog.records)
+    for folder in ("pos", "neg"):
+        ids = sorted(int(text.split()[3]) for text in val.texts if f" {folder} " in text)
+        assert len(ids) == 6 and all((b - a) % 30 in (1, 25) for a, b in itertools.pairwise(ids))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("short_urls", "urls_neg.txt has 10 lines, none for review 10_2.txt; expected one URL"),
+        ("odd_name", "review.txt: data.carve=movie expects aclImdb's <id>_<rating>.txt names"),
+    ],
+)
+def test_movie_carve_on_a_broken_layout_is_one_line(tmp_path, breakage, expected):
+    root = with_movies(make_layout(tmp_path / "aclImdb", splits=("train",), per_class=12))
+    if breakage == "short_urls":
+        lines = (root / "train" / "urls_neg.txt").read_text().splitlines()[:10]
+        (root / "train" / "urls_neg.txt").write_text("\n".join(lines) + "\n")
+    else:
+        (root / "train" / "pos" / "review.txt").write_text("a review with an odd file name")
+    with pytest.raises(UserError) as error:
+        imdb_datamodule(str(root), carve="movie").splits()
+    assert expected in str(error.value) and "\n" not in str(error.value)
 
 
 def test_run_without_a_test_split_skips_the_test_stage(tmp_path):

@@ -139,9 +139,9 @@ class TextDataModule(L.LightningDataModule):
             if "train" not in raw or not len(raw["train"]):
                 raise UserError(f"data source {type(self.source).__name__} has no training texts")
             if "val" not in raw:
-                raw["train"], raw["val"] = carve_validation(
-                    raw["train"], self.val_fraction, self.seed
-                )
+                # a source may know what must stay together (aclImdb: a movie's reviews)
+                carve = getattr(self.source, "carve_validation", carve_validation)
+                raw["train"], raw["val"] = carve(raw["train"], self.val_fraction, self.seed)
             if self.extra_train is not None:
                 report_dir = getattr(self.source, "report_dir", None)
                 raw["train"] = with_extra_train(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from textlab.base.errors import UserError
@@ -42,24 +42,68 @@ def empty_carve_error(fraction: float, num_texts: int, side: str) -> UserError:
 
 def carve_validation(split: TextSplit, fraction: float, seed: int) -> tuple[TextSplit, TextSplit]:
     """Split off `fraction` of each class as validation; the same seed, the same carve."""
-    by_label: dict[int, list[int]] = defaultdict(list)
-    for index, label in enumerate(split.labels):
-        by_label[label].append(index)
     rng = random.Random(seed)
     val_indices: list[int] = []
-    for label in sorted(by_label):
-        indices = by_label[label]
+    for indices in by_class(split).values():
         rng.shuffle(indices)
         val_indices.extend(indices[: round(len(indices) * fraction)])
+    return split_at(split, val_indices, fraction)
+
+
+def carve_groups(
+    split: TextSplit, groups: list[str], fraction: float, seed: int
+) -> tuple[TextSplit, TextSplit]:
+    """Whole groups (e.g. all reviews of one movie) to validation, in a seeded order, each taken
+    while it keeps every class within its share: no group has texts on both sides."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    want = {label: round(len(ids) * fraction) for label, ids in by_class(split).items()}
+    order = sorted(members)
+    random.Random(seed).shuffle(order)
+    val_indices: list[int] = []
+    for group in order:
+        counts = Counter(split.labels[i] for i in members[group])
+        if all(count <= want[label] for label, count in counts.items()):
+            val_indices.extend(members[group])
+            want.update({label: want[label] - count for label, count in counts.items()})
+    return split_at(split, val_indices, fraction)
+
+
+def carve_runs(
+    split: TextSplit, positions: list[int], fraction: float, seed: int
+) -> tuple[TextSplit, TextSplit]:
+    """Per class, one run of adjacent `positions` (cyclic, from a seeded start) to validation:
+    where neighbours share a group the run splits at most the two groups at its ends."""
+    rng = random.Random(seed)
+    val_indices: list[int] = []
+    for indices in by_class(split).values():
+        indices.sort(key=positions.__getitem__)
+        start, size = rng.randrange(len(indices)), round(len(indices) * fraction)
+        val_indices.extend((indices + indices)[start : start + size])
+    return split_at(split, val_indices, fraction)
+
+
+def by_class(split: TextSplit) -> dict[int, list[int]]:
+    """Indices of each label's texts, labels in sorted order."""
+    indices: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(split.labels):
+        indices[label].append(index)
+    return {label: indices[label] for label in sorted(indices)}
+
+
+def split_at(
+    split: TextSplit, val_indices: list[int], fraction: float
+) -> tuple[TextSplit, TextSplit]:
+    """(train, val): `val_indices` and the rest, each in the split's order."""
     val_set = set(val_indices)
     train_indices = [i for i in range(len(split)) if i not in val_set]
     # An empty side would fail much later, inside Lightning (no val/acc to checkpoint on).
     side = "validation" if not val_indices else "training" if not train_indices else None
     if side is not None:
         raise empty_carve_error(fraction, len(split), side)
-    val_indices.sort()
 
     def subset(indices: list[int]) -> TextSplit:
         return TextSplit([split.texts[i] for i in indices], [split.labels[i] for i in indices])
 
-    return subset(train_indices), subset(val_indices)
+    return subset(train_indices), subset(sorted(val_set))

@@ -1,8 +1,9 @@
 """aclImdb (Maas et al., 2011) in its official layout, downloaded on request.
 
 `<root>/{train,test}/{pos,neg}/*.txt`, one review per file; neg → 0, pos → 1. Other files and
-folders (`train/unsup`, `*.feat`, urls) are ignored. Without `<root>/test` there is no test
-split (a warning says so) and the test stage is skipped. Reviews that are not valid UTF-8 are
+folders (`train/unsup`, `*.feat`) are ignored; `train/urls_{pos,neg}.txt` is read by
+`carve="movie"` alone. Without `<root>/test` there is no test split (a warning says so) and the
+test stage is skipped. Reviews that are not valid UTF-8 are
 kept, their bad bytes replaced by U+FFFD, and counted in a warning (in memory; streamed reviews
 are repaired the same way, uncounted). Empty review files and ones longer than MAX_TEXT_CHARS
 are skipped and counted when the files are listed, so memory and streaming hold the same
@@ -15,7 +16,7 @@ import copy
 import logging
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from textlab.base.errors import UserError
 from textlab.base.typecheck import passes_options_to
@@ -23,7 +24,7 @@ from textlab.data.datamodule import TextDataModule
 from textlab.data.labels import SENTIMENT_LABELS
 from textlab.data.read_stats import MAX_TEXT_CHARS, ReadStats, write_read_report
 from textlab.data.sources.download import fetch_and_extract
-from textlab.data.splits import TextSplit, carve_validation
+from textlab.data.splits import TextSplit, carve_groups, carve_runs, carve_validation
 from textlab.data.streaming import FilePerExample
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ SPLITS = ("train", "test")
 # worth a second read (in memory) or a first one (streaming) for that.
 BLANK_PROBE_BYTES = 64
 UTF8_MAX_BYTES = 4  # per character
+Carve = Literal["random", "movie"]
 
 
 def read_review(path: Path) -> tuple[str, bool]:
@@ -94,10 +96,11 @@ class AclImdb:
         url: str = URL,
         sha256: str = SHA256,
         report_dir: str | Path | None = None,
+        carve: Carve = "random",
     ) -> None:
         self.root = Path(root).expanduser()
         self.download, self.url, self.sha256 = download, url, sha256
-        self.report_dir = report_dir
+        self.report_dir, self.carve = report_dir, carve
         self._files: dict[str, tuple[list[Path], list[int]]] | None = None
         self._listing: dict[str, ReadStats] = {}
 
@@ -179,8 +182,8 @@ class AclImdb:
         files = self.file_lists()
         self._report(self._listing)
         paths, labels = files["train"]
-        # carve_validation only looks at labels and positions, so paths can stand in for texts
-        train, val = carve_validation(
+        # carves only look at labels and positions, so paths can stand in for texts
+        train, val = self.carve_validation(
             TextSplit([str(p) for p in paths], labels), val_fraction, seed
         )
         sources = {
@@ -191,6 +194,58 @@ class AclImdb:
             sources["test"] = FilePerExample(*files["test"], review_text)
         return sources
 
+    def carve_validation(
+        self, split: TextSplit, fraction: float, seed: int
+    ) -> tuple[TextSplit, TextSplit]:
+        """Validation carved from `split`, the train reviews in `file_lists()` order.
+
+        "movie" keeps each movie's reviews on one side, as the official test split (whose
+        movies are not in train) does: whole movies by `train/urls_{pos,neg}.txt`, or without
+        those files one run of adjacent review ids per class (aclImdb numbers a movie's reviews
+        consecutively), which splits only the movies at the run's two ends.
+        """
+        if self.carve == "random":
+            return carve_validation(split, fraction, seed)
+        paths = self.file_lists()["train"][0]
+        ids = [review_id(path) for path in paths]
+        urls = self.movie_urls(paths, ids)
+        if urls is not None:
+            return carve_groups(split, urls, fraction, seed)
+        log.warning(
+            "data.carve=movie: no %s/train/urls_{pos,neg}.txt, so movies are approximated by "
+            "runs of adjacent review ids",
+            self.root,
+        )
+        return carve_runs(split, ids, fraction, seed)
+
+    def movie_urls(self, paths: list[Path], ids: list[int]) -> list[str] | None:
+        """The movie URL of each review (line `id` of its folder's urls file), or None when
+        either urls file is missing."""
+        lists = {}
+        for folder in FOLDER_LABELS:
+            file = self.root / "train" / f"urls_{folder}.txt"
+            if not file.is_file():
+                return None
+            lists[folder] = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        urls = []
+        for path, id_ in zip(paths, ids, strict=True):
+            lines = lists[path.parent.name]
+            if id_ >= len(lines):
+                raise UserError(
+                    f"{self.root}/train/urls_{path.parent.name}.txt has {len(lines)} lines, "
+                    f"none for review {path.name}; expected one URL per review id"
+                )
+            urls.append(lines[id_])
+        return urls
+
+
+def review_id(path: Path) -> int:
+    """The id in an aclImdb file name `<id>_<rating>.txt`."""
+    head = path.name.partition("_")[0]
+    if not head.isdigit():
+        raise UserError(f"{path}: data.carve=movie expects aclImdb's <id>_<rating>.txt names")
+    return int(head)
+
 
 @passes_options_to(TextDataModule)
 def imdb_datamodule(
@@ -199,7 +254,8 @@ def imdb_datamodule(
     url: str = URL,
     sha256: str = SHA256,
     report_dir: str | None = None,
+    carve: Carve = "random",
     **options: Any,
 ) -> TextDataModule:
     """`TextDataModule` over `AclImdb`; `options` are the datamodule's own arguments."""
-    return TextDataModule(AclImdb(root, download, url, sha256, report_dir), **options)
+    return TextDataModule(AclImdb(root, download, url, sha256, report_dir, carve), **options)
