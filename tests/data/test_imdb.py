@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -136,14 +135,16 @@ def test_movie_carve_keeps_each_movie_on_one_side_in_memory_and_streaming(tmp_pa
     assert any(len(s) == 2 for s in movies_by_side(random_carve, root).values())  # the contrast
 
 
-def test_movie_carve_without_urls_takes_a_run_of_adjacent_ids_and_says_so(tmp_path, caplog):
-    root = make_layout(tmp_path / "aclImdb", splits=("train",), per_class=30)
+def test_movie_carve_without_urls_takes_blocks_of_adjacent_ids_and_says_so(tmp_path, caplog):
+    root = make_layout(tmp_path / "aclImdb", splits=("train",), per_class=100)
     with caplog.at_level(logging.WARNING):
         val = imdb_datamodule(str(root), val_fraction=0.2, seed=3, carve="movie").splits()["val"]
-    assert any("runs of adjacent review ids" in r.getMessage() for r in caplog.records)
+    assert any("blocks of adjacent review ids" in r.getMessage() for r in caplog.records)
     for folder in ("pos", "neg"):
         ids = sorted(int(text.split()[3]) for text in val.texts if f" {folder} " in text)
-        assert len(ids) == 6 and all((b - a) % 30 in (1, 25) for a, b in itertools.pairwise(ids))
+        # 20 of a folder's 100 in 10 blocks of 2 adjacent ids: (0, 1), (2, 3), ...
+        assert len(ids) == 20 and ids[0::2] == [i - 1 for i in ids[1::2]] and ids[0] % 2 == 0
+        assert len({i // 2 for i in ids}) == 10 and ids[-1] - ids[0] > 20  # not one run
 
 
 @pytest.mark.parametrize(

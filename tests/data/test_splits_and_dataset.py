@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from textlab.data.dataset import TokenizedDataset
-from textlab.data.splits import TextSplit, carve_groups, carve_runs, carve_validation
+from textlab.data.splits import TextSplit, carve_groups, carve_validation
 
 
 def make_split(n_pos: int, n_neg: int) -> TextSplit:
@@ -43,23 +43,6 @@ def test_group_carve_keeps_every_group_on_one_side_and_each_class_near_its_share
     assert sorted(train.texts + val.texts) == sorted(split.texts)
     # whole groups of 7 cannot always land on 30 exactly; never over, a group short at most
     assert 30 - 7 < val.labels.count(1) <= 30 and 30 - 7 < val.labels.count(0) <= 30
-
-
-def test_run_carve_takes_one_run_of_adjacent_positions_per_class():
-    split = make_split(100, 50)
-    positions = list(range(100))[::-1] + list(range(50))  # file order is not position order
-    train, val = carve_runs(split, positions, 0.2, seed=2)
-    assert val.texts == carve_runs(split, positions, 0.2, seed=2)[1].texts
-    assert (val.labels.count(1), val.labels.count(0)) == (20, 10)
-    for label, size in ((1, 100), (0, 50)):
-        taken = sorted(
-            positions[split.texts.index(text)]
-            for text, lab in zip(val.texts, val.labels, strict=True)
-            if lab == label
-        )
-        gaps = [(b - a) % size for a, b in zip(taken, taken[1:] + taken[:1], strict=True)]
-        assert sorted(gaps)[:-1] == [1] * (len(taken) - 1)  # adjacent, maybe wrapping round
-    assert not set(train.texts) & set(val.texts)
 
 
 def test_tokenized_dataset_returns_each_sequence_and_label():

@@ -70,20 +70,6 @@ def carve_groups(
     return split_at(split, val_indices, fraction)
 
 
-def carve_runs(
-    split: TextSplit, positions: list[int], fraction: float, seed: int
-) -> tuple[TextSplit, TextSplit]:
-    """Per class, one run of adjacent `positions` (cyclic, from a seeded start) to validation:
-    where neighbours share a group the run splits at most the two groups at its ends."""
-    rng = random.Random(seed)
-    val_indices: list[int] = []
-    for indices in by_class(split).values():
-        indices.sort(key=positions.__getitem__)
-        start, size = rng.randrange(len(indices)), round(len(indices) * fraction)
-        val_indices.extend((indices + indices)[start : start + size])
-    return split_at(split, val_indices, fraction)
-
-
 def by_class(split: TextSplit) -> dict[int, list[int]]:
     """Indices of each label's texts, labels in sorted order."""
     indices: dict[int, list[int]] = defaultdict(list)
