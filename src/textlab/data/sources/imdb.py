@@ -3,9 +3,9 @@
 `<root>/{train,test}/{pos,neg}/*.txt`, one review per file; neg → 0, pos → 1. Other files and
 folders (`train/unsup`, `*.feat`) are ignored; `train/urls_{pos,neg}.txt` is read by
 `carve="movie"` alone. Without `<root>/test` there is no test split (a warning says so) and the
-test stage is skipped. Reviews that are not valid UTF-8 are
-kept, their bad bytes replaced by U+FFFD, and counted in a warning (in memory; streamed reviews
-are repaired the same way, uncounted). Empty review files and ones longer than MAX_TEXT_CHARS
+test stage is skipped. Reviews that are not valid UTF-8 are kept, their bad bytes replaced by
+U+FFFD, and counted in a warning (in memory; streamed reviews are repaired the same way,
+uncounted). Empty review files and ones longer than MAX_TEXT_CHARS
 are skipped and counted when the files are listed, so memory and streaming hold the same
 reviews. With `report_dir`, the counts go to skipped.json.
 """
