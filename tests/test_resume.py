@@ -255,12 +255,14 @@ def streamed_reviews(folder: Path) -> tuple[str, ...]:
 
 
 # Epoch-end and mid-epoch kills of a run on length-bucketed batches (the embedded corpus's
-# default), and a mid-epoch kill of a streamed run, whose loader re-reads and drops the batches
-# already trained on.
+# default), a mid-epoch kill of a streamed run, whose loader re-reads and drops the batches
+# already trained on, and an epoch-end kill of a run that averages its weights.
 KILLS = {
     "epoch-end": ("debug=fast", "data.bucketing=true"),
     "mid-epoch": ("debug=fast", "data.bucketing=true", MID_EPOCH),
     "streaming-mid-epoch": (MID_EPOCH,),
+    # the weight average travels in the checkpoint beside the raw weights it goes on from
+    "ema-epoch-end": ("debug=fast", "data.bucketing=true", "callbacks.ema.decay=0.9"),
 }
 
 

@@ -1,0 +1,36 @@
+"""`callbacks.ema.decay`: validation, checkpoints and the test stage all see the weight average."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from cli_runner import run_py
+
+TINY = ("debug=fast", "data.train_size=120", "data.test_size=30", "model.hidden_size=8",
+        "model.embedding_dim=8", "logger=none", "trainer.max_epochs=2")  # fmt: skip
+
+
+def test_ema_checkpoints_the_average_and_the_test_stage_scores_it(tmp_path):
+    run_dir, eval_dir = tmp_path / "run", tmp_path / "eval"
+    run_py(*TINY, "callbacks.ema.decay=0.9", f"hydra.run.dir={run_dir}", cache=tmp_path, check=True)
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
+    average, raw = best["state_dict"], best["current_model_state"]
+    assert average.keys() == raw.keys()
+    assert any(not torch.equal(average[name], raw[name]) for name in raw)
+
+    # mode=eval builds the network from state_dict alone: the in-run test must agree with it
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    run_py("mode=eval", f"ckpt_path={ckpt}", f"hydra.run.dir={eval_dir}", cache=tmp_path,
+           check=True)  # fmt: skip
+    trained = json.loads((run_dir / "metrics.json").read_text())
+    evaluated = json.loads((eval_dir / "metrics.json").read_text())
+    for name in ("test/acc", "test/loss"):
+        assert trained[name] == pytest.approx(evaluated[name], abs=1e-6), name
+
+
+def test_ema_is_off_by_default(tmp_path):
+    run_py(*TINY, f"hydra.run.dir={tmp_path}", cache=tmp_path, check=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert "current_model_state" not in best and "averaging_state" not in best
