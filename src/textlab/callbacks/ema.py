@@ -8,6 +8,8 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EMAWeightAveraging
 from lightning.pytorch.trainer.states import TrainerFn
 
+from textlab.base.errors import require
+
 
 class EMA(EMAWeightAveraging):
     """Lightning's EMAWeightAveraging, off while `decay=None` (the default config's value).
@@ -18,6 +20,11 @@ class EMA(EMAWeightAveraging):
     """
 
     def __init__(self, decay: float | None = None, update_every_n_steps: int = 1) -> None:
+        # above 1 the average runs away from the weights; at 1 it never leaves them
+        ok = decay is None or 0.0 <= decay < 1.0
+        require(ok, "callbacks.ema.decay", decay, "null (off) or a number in [0, 1)")
+        steps = update_every_n_steps
+        require(steps >= 1, "callbacks.ema.update_every_n_steps", steps, "at least 1")
         super().__init__(
             decay=0.999 if decay is None else decay, update_every_n_steps=update_every_n_steps
         )
