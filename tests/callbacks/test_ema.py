@@ -15,13 +15,13 @@ TINY = ("debug=fast", "data.train_size=120", "data.test_size=30", "model.hidden_
 def test_ema_checkpoints_the_average_and_the_test_stage_scores_it(tmp_path):
     run_dir, eval_dir = tmp_path / "run", tmp_path / "eval"
     run_py(*TINY, "callbacks.ema.decay=0.9", f"hydra.run.dir={run_dir}", cache=tmp_path, check=True)
-    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    best = torch.load(ckpt, weights_only=True)
     average, raw = best["state_dict"], best["current_model_state"]
     assert average.keys() == raw.keys()
     assert any(not torch.equal(average[name], raw[name]) for name in raw)
 
     # mode=eval builds the network from state_dict alone: the in-run test must agree with it
-    ckpt = run_dir / "checkpoints" / "best.ckpt"
     run_py("mode=eval", f"ckpt_path={ckpt}", f"hydra.run.dir={eval_dir}", cache=tmp_path,
            check=True)  # fmt: skip
     trained = json.loads((run_dir / "metrics.json").read_text())

@@ -15,7 +15,7 @@ class EMA(EMAWeightAveraging):
     """Lightning's EMAWeightAveraging, off while `decay=None` (the default config's value).
 
     While on, validation scores the average, `best.ckpt`/`last.ckpt` hold it as `state_dict`
-    (so `mode=eval|predict|serve` and `pretrained=` read it) and the raw weights as
+    (so `mode=eval|predict|serve|export` and `pretrained=` read it) and the raw weights as
     `current_model_state`, from which a resumed run goes on training.
     """
 
