@@ -12,9 +12,10 @@ import time
 import pytest
 import torch
 from cli_runner import ROOT, assert_one_line_error, run_py
+from omegaconf import OmegaConf
 
 from textlab.checkpoint.format import load_checkpoint
-from textlab.checkpoint.pretrained import load_pretrained_encoder
+from textlab.checkpoint.pretrained import load_pretrained_encoder, warn_if_carved_differently
 from textlab.models.factory import build_net
 from textlab.pretraining_module import ENCODER_PREFIX
 from textlab.tokenization import MASK_TOKEN, pad_id
@@ -63,6 +64,7 @@ def test_fine_tuning_loads_exactly_the_encoder_and_starts_a_fresh_head(pretraine
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fresh: head.weight, head.bias" in proc.stderr + proc.stdout
+    assert "carved differently" not in proc.stderr + proc.stdout  # the same seed, the same carve
     saved = load_checkpoint(checkpoint)
     encoder = {
         key.removeprefix(ENCODER_PREFIX): value
@@ -90,6 +92,23 @@ def test_fine_tuning_loads_exactly_the_encoder_and_starts_a_fresh_head(pretraine
             assert torch.equal(value, before[key])  # left as initialised
         else:
             assert torch.equal(value, encoder[key])
+
+
+def test_fine_tuning_on_another_carve_warns_naming_the_keys(pretrained_lstm, caplog):
+    _, checkpoint, _ = pretrained_lstm
+    saved = load_checkpoint(checkpoint)
+    data = saved.config["data"]
+    assert "carve" not in data  # the synthetic corpus: no data.carve to compare
+    same = OmegaConf.create({"data": {**data, "carve": "movie"}})
+    warn_if_carved_differently(saved, same)
+    assert not caplog.records
+    other = OmegaConf.create({"data": {**data, "seed": data["seed"] + 1}})
+    warn_if_carved_differently(saved, other)
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    message = record.getMessage()
+    assert f"data.seed={data['seed']} there, {data['seed'] + 1} here" in message
+    assert "val_fraction" not in message and str(checkpoint) in message
 
 
 def test_a_model_of_another_shape_is_one_line_naming_the_parameter(pretrained_lstm, tmp_path):

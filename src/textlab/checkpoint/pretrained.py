@@ -3,6 +3,10 @@ a fresh classifier, and a checkpoint of one kind is refused where the other is e
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from textlab.base.errors import UserError
@@ -10,7 +14,12 @@ from textlab.checkpoint.format import SavedRun
 from textlab.module import is_head
 from textlab.pretraining_module import ENCODER_PREFIX
 
+log = logging.getLogger(__name__)
+
 PRETRAIN_MODE = "pretrain"
+# What decides the validation carve: pretraining leaves its own carve out of what it reads, so
+# a classifier carved differently validates partly on reviews its encoder has already read.
+CARVE_KEYS = ("data.seed", "data.val_fraction", "data.carve")
 
 
 def is_pretraining(saved: SavedRun) -> bool:
@@ -66,3 +75,23 @@ def load_pretrained_encoder(net: nn.Module, saved: SavedRun) -> list[str]:
         )
     net.load_state_dict(weights, strict=False)
     return [key for key in own if is_head(key)]
+
+
+def warn_if_carved_differently(saved: SavedRun, cfg: DictConfig) -> None:
+    """A warning naming each carve key the pretraining run and this one both set, differently
+    (a text_files pretraining has no data.carve, and then nothing to compare)."""
+    differences = []
+    for key in CARVE_KEYS:
+        there: Any = saved.config
+        for part in key.split("."):
+            there = there.get(part) if isinstance(there, dict) else None
+        here = OmegaConf.select(cfg, key)
+        if there is not None and here is not None and there != here:
+            differences.append(f"{key}={there!r} there, {here!r} here")
+    if differences:
+        log.warning(
+            "pretrained=%s was carved differently (%s): its pretraining read some of this run's "
+            "validation reviews, so val/* reads high; fine-tune with its carve",
+            saved.path,
+            "; ".join(differences),
+        )

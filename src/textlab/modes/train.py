@@ -17,7 +17,7 @@ from textlab.base.errors import UserError
 from textlab.base.fingerprint import fingerprint_json
 from textlab.base.instantiate import build
 from textlab.checkpoint.format import SavedRun, checkpoint_extras, load_checkpoint
-from textlab.checkpoint.pretrained import load_pretrained_encoder
+from textlab.checkpoint.pretrained import load_pretrained_encoder, warn_if_carved_differently
 from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.models.factory import build_net
 from textlab.run import provenance
@@ -62,6 +62,7 @@ def train(
     if pretrained is not None:
         fresh = load_pretrained_encoder(net, pretrained)
         log.info("Encoder from %s; fresh: %s", pretrained.path, ", ".join(fresh))
+        warn_if_carved_differently(pretrained, cfg)
     # the fine-tuning options shape how a pretrained encoder is trained; a random one is not
     # worth freezing or slowing, so the same experiment serves both starts
     fine_tuning = (
