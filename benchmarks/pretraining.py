@@ -54,6 +54,18 @@ def imdb_root(what: str = "") -> str:
     return root
 
 
+def imdb_stages_setup(doc: str, default_out: str) -> tuple[Path, str, list[str]]:
+    """The command line of a benchmark of run.py stages on aclImdb: `--out` (made), the root,
+    and the overrides every stage gets (data.root first, then the extra arguments)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path)
+    known, overrides = parser.parse_known_args()
+    root = imdb_root(" (with train/unsup)")
+    out = (known.out or ROOT / "outputs" / default_out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return out, root, [f"data.root={root}", *overrides]
+
+
 def val_acc_per_epoch(run_dir: Path) -> list[float]:
     """From run.log's one line per validated epoch (callbacks/epoch_log.py)."""
     lines = (run_dir / "run.log").read_text().splitlines()

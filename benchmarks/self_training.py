@@ -19,11 +19,10 @@ Extra arguments go to the teacher and both LSTM runs. Writes <out>/self_training
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from pretraining import ROOT, finish_plot, imdb_root, print_runs, run_once, stage
+from pretraining import finish_plot, imdb_stages_setup, print_runs, run_once, stage
 
 
 def unlabelled_jsonl(root: Path, path: Path) -> Path:
@@ -67,13 +66,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path)
-    known, overrides = parser.parse_known_args()
-    root = imdb_root(" (with train/unsup)")
-    out = (known.out or ROOT / "outputs" / "bench-self-training").resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    data = [f"data.root={root}", *overrides]
+    out, root, data = imdb_stages_setup(__doc__, "bench-self-training")
     results = {"teacher": stage("teacher", out, ["experiment=imdb_ngram", *data])}
     reviews = unlabelled_jsonl(Path(root), out / "unsup.jsonl")
     teacher = out / "teacher" / "checkpoints" / "best.ckpt"
