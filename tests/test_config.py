@@ -38,6 +38,16 @@ def test_every_option_composes(tmp_path, group, option):
         assert "_target_" in cfg[key], key
 
 
+def test_imdb_experiments_carve_by_movie_and_plain_imdb_data_does_not(tmp_path):
+    experiments = [name for name in options("experiment") if name.startswith("imdb_")]
+    assert len(experiments) >= 10
+    # the teacher, the pretraining and the student must carve alike: none reads the others' val
+    for name in experiments:
+        assert compose_config(tmp_path, f"experiment={name}").data.carve == "movie", name
+    # a folder of one's own reviews need not have aclImdb's <id>_<rating>.txt names
+    assert compose_config(tmp_path, "data=imdb").data.carve == "random"
+
+
 @pytest.mark.parametrize("model", options("model"))
 @pytest.mark.parametrize("tokenizer", options("tokenizer"))
 def test_every_model_and_tokenizer_builds(tmp_path, model, tokenizer):
