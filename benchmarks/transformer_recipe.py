@@ -42,8 +42,9 @@ def main() -> None:
     pretrained = out / "pretrain" / "checkpoints" / "last.ckpt"
     student = [*STUDENT, *data, f"pretrained={pretrained}", f"data.extra_train={predictions}"]
     runs["student"] = stage("student", out, student)
-    walls = {name: run["wall_s"] for name, run in runs.items()}
-    walls["predict"] = float((out / "predict" / "wall_s.txt").read_text())
+    predict_s = float((out / "predict" / "wall_s.txt").read_text())
+    walls = {"pretrain": runs["pretrain"]["wall_s"], "teacher": runs["teacher"]["wall_s"]}
+    walls |= {"predict": predict_s, "student": runs["student"]["wall_s"]}
     total = sum(walls.values())
     (out / "recipe.json").write_text(json.dumps({**runs, "wall_s": walls}, indent=2) + "\n")
     for name, wall in walls.items():

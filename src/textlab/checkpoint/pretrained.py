@@ -4,7 +4,6 @@ a fresh classifier, and a checkpoint of one kind is refused where the other is e
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -80,12 +79,10 @@ def load_pretrained_encoder(net: nn.Module, saved: SavedRun) -> list[str]:
 def warn_if_carved_differently(saved: SavedRun, cfg: DictConfig) -> None:
     """A warning naming each carve key the pretraining run and this one both set, differently
     (a text_files pretraining has no data.carve, and then nothing to compare)."""
+    theirs = OmegaConf.create(saved.config)
     differences = []
     for key in CARVE_KEYS:
-        there: Any = saved.config
-        for part in key.split("."):
-            there = there.get(part) if isinstance(there, dict) else None
-        here = OmegaConf.select(cfg, key)
+        there, here = OmegaConf.select(theirs, key), OmegaConf.select(cfg, key)
         if there is not None and here is not None and there != here:
             differences.append(f"{key}={there!r} there, {here!r} here")
     if differences:
