@@ -28,7 +28,8 @@ def bpe_tokenizer(tiny_texts):
 
 @pytest.fixture(scope="session")
 def served_lstm_checkpoint(tmp_path_factory, bpe_tokenizer):
-    """A tiny LSTM checkpoint (one training step, seconds) for the mode=serve tests."""
+    """A tiny LSTM classifier checkpoint (one training step, seconds): mode=serve, and where a
+    classifier's checkpoint must be refused."""
     from test_checkpoint_loading import LSTM, write_tiny_checkpoint
 
     path = tmp_path_factory.mktemp("serve") / "lstm.ckpt"

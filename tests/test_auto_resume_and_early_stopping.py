@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import torch
-from cli_runner import assert_one_line_error, run_py
+from cli_runner import run_py
+from in_process import main_error_line
 
 TINY = ("debug=fast", "data.train_size=120", "data.test_size=30", "model.hidden_size=8",
         "model.embedding_dim=8", "logger=none")  # fmt: skip
 
 
-def test_resume_auto_starts_new_then_resumes_then_refuses_other_settings(tmp_path):
+def test_resume_auto_starts_new_then_resumes_then_refuses_other_settings(tmp_path, capsys):
     run_dir = tmp_path / "run"
     first = run_py(*TINY, "resume=auto", f"hydra.run.dir={run_dir}", cache=tmp_path, check=True)
     assert "resume=auto: no" in first.stderr + first.stdout  # nothing to resume: a new run
@@ -22,10 +23,10 @@ def test_resume_auto_starts_new_then_resumes_then_refuses_other_settings(tmp_pat
     assert "resume=auto: resuming from" in again.stderr + again.stdout
     assert json.loads((run_dir / "metrics.json").read_text()) == done  # the finished run's
 
-    other = run_py(*TINY, "resume=auto", "data.batch_size=16", f"hydra.run.dir={run_dir}")
-    assert_one_line_error(
-        other, "resume=auto:", "data.batch_size=32 but this run has data.batch_size=16"
-    )
+    # main_error_line's run dir is tmp_path / "run": this run's
+    other = main_error_line(tmp_path, capsys, *TINY, "resume=auto", "data.batch_size=16")
+    assert "resume=auto:" in other
+    assert "data.batch_size=32 but this run has data.batch_size=16" in other, other
 
 
 def test_resume_never_ignores_the_run_dirs_checkpoint(tmp_path):

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cli_runner import assert_one_line_error, free_port, run_py
+from cli_runner import free_port, run_py
+from in_process import main_error_line
 
 from textlab.run import mlflow_tracking
 from textlab.run.mlflow_tracking import (
@@ -188,13 +189,11 @@ def test_a_resumed_run_continues_its_mlflow_run(tmp_path, store, client, cache):
     assert "checkpoints/best.ckpt" in artifact_paths(client, run.info.run_id)  # log_model=true
 
 
-def test_logger_mlflow_without_mlflow_is_a_one_line_error(tmp_path, monkeypatch, cache):
-    hidden = tmp_path / "hide" / "mlflow"
-    hidden.mkdir(parents=True)
-    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'mlflow'\")\n")
-    monkeypatch.setenv("PYTHONPATH", str(hidden.parent))  # an mlflow that fails to import
-    proc = run_py(*TINY, "logger=mlflow", f"hydra.run.dir={tmp_path / 'run'}", cache=cache)
-    assert_one_line_error(proc, "logger.mlflow:", "mlflow is not installed", "-e '.[mlflow]'")
+def test_logger_mlflow_without_mlflow_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now fails
+    line = main_error_line(tmp_path, capsys, *TINY, "logger=mlflow")
+    for fragment in ("logger.mlflow:", "mlflow is not installed", "-e '.[mlflow]'"):
+        assert fragment in line, line
 
 
 # -- the parts, without training ---------------------------------------------------------------

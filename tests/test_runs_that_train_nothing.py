@@ -7,6 +7,7 @@ import json
 
 import pytest
 from cli_runner import assert_one_line_error, run_py
+from in_process import main_error_line
 from omegaconf import OmegaConf
 
 from textlab.base.errors import ConfigValueError
@@ -44,10 +45,11 @@ def test_limits_that_reach_a_validation_pass(trainer):
     check_trains_and_validates(OmegaConf.create(trainer))
 
 
-def test_max_epochs_0_is_one_line_before_any_work(tmp_path):
-    proc = run_py(*TINY, "trainer.max_epochs=0", f"hydra.run.dir={tmp_path / 'run'}")
-    assert_one_line_error(proc, "trainer.max_epochs=0: expected more than 0")
-    assert not (tmp_path / "run" / "tokenizer.json").exists()  # refused before training one
+def test_max_epochs_0_is_one_line_before_any_work(tmp_path, capsys):
+    line = main_error_line(tmp_path, capsys, *TINY, "trainer.max_epochs=0")
+    assert "trainer.max_epochs=0: expected more than 0" in line
+    assert (tmp_path / "run").is_dir()  # the run dir main was given...
+    assert not (tmp_path / "run" / "tokenizer.json").exists()  # ...refused before training one
 
 
 def test_a_run_that_stops_before_its_first_validation_is_an_error_without_test_scores(tmp_path):
