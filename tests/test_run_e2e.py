@@ -73,6 +73,8 @@ def test_checkpoint_carries_config_tokenizer_and_labels(two_runs):
     assert extras["config"]["model"]["_target_"].endswith("RNNClassifier")
     saved = (two_runs[0][0] / "tokenizer.json").read_text()
     assert json.loads(extras["tokenizer"]) == json.loads(saved)
+    # callbacks.ema is off by default: no weight average, the trained weights themselves
+    assert "current_model_state" not in checkpoint and "averaging_state" not in checkpoint
 
 
 def test_same_seed_gives_identical_metrics_and_reuses_the_tokenizer(two_runs):

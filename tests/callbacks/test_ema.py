@@ -31,12 +31,6 @@ def test_ema_checkpoints_the_average_and_the_test_stage_scores_it(tmp_path):
         assert trained[name] == pytest.approx(evaluated[name], abs=1e-6), name
 
 
-def test_ema_is_off_by_default(tmp_path):
-    run_py(*TINY, f"hydra.run.dir={tmp_path}", cache=tmp_path, check=True)
-    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
-    assert "current_model_state" not in best and "averaging_state" not in best
-
-
 @pytest.mark.parametrize("decay", ["1.5", "-0.1", "1.0"])
 def test_ema_decay_outside_0_1_is_a_one_line_error(tmp_path, capsys, decay):
     line = main_error_line(tmp_path, capsys, *TINY, f"callbacks.ema.decay={decay}")
