@@ -46,12 +46,18 @@ def run_py(
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
     """Exit 2, no traceback, exactly one `error:` line containing every fragment."""
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, proc.stderr[-2000:]
+    line = one_error_line(proc.returncode, proc.stderr)
     for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+        assert fragment in line, line
+
+
+def one_error_line(exit_code: object, stderr: str) -> str:
+    """The single `error:` line of a run that exited 2 without a traceback."""
+    assert exit_code == 2, stderr[-2000:]
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, stderr[-2000:]
+    return lines[0]
 
 
 def run_torchrun(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_runner import one_error_line
 from config_compose import compose_config
 
 from textlab.app.main import main
@@ -22,9 +23,4 @@ def main_error_line(tmp_path: Path, capsys: pytest.CaptureFixture, *overrides: s
     capsys.readouterr()  # only what main writes
     with pytest.raises(SystemExit) as exited:
         main(cfg)
-    err = capsys.readouterr().err
-    assert exited.value.code == 2, err[-2000:]
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err[-2000:]
-    return lines[0]
+    return one_error_line(exited.value.code, capsys.readouterr().err)
