@@ -60,11 +60,14 @@ def test_fine_tuning_loads_exactly_the_encoder_and_starts_a_fresh_head(pretraine
         *LSTM,
         f"pretrained={checkpoint}",
         "module.freeze_encoder_epochs=1",
+        "module.token_mask_rate=0.2",  # noise on the inputs only: the weights stay as checked
         f"hydra.run.dir={run_dir}",
         cache=base / "cache",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fresh: head.weight, head.bias" in proc.stderr + proc.stdout
+    # the pretraining tokenizer's [MASK], which its encoder learnt to read around
+    assert "training tokens hidden behind [MASK]" in proc.stderr + proc.stdout
     assert "carved differently" not in proc.stderr + proc.stdout  # the same seed, the same carve
     saved = load_checkpoint(checkpoint)
     encoder = {

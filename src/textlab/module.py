@@ -21,6 +21,7 @@ from textlab.callbacks.log_count_ratios import LogCountRatios
 from textlab.models.adversarial import adversarial_losses
 from textlab.models.optimization import configure_optimization
 from textlab.models.protocols import EmbedsTokens, FitsFromData, MemberEnsemble
+from textlab.models.token_noise import NoiseIds, noised_batch
 
 STAGES = ("train", "val", "test")
 # The attribute holding the network: its weights are the `net.*` entries of a state_dict.
@@ -40,7 +41,8 @@ class TextClassifier(L.LightningModule):
     alone for that many epochs first (FreezeEncoder).
     `adversarial_eps` > 0 adds the loss of each training batch with its token embeddings
     perturbed against it (models/adversarial.py), once the encoder trains; the logged loss
-    stays the clean one.
+    stays the clean one. `token_mask_rate` > 0 hides that share of training tokens
+    (models/token_noise.py; mode=train passes the tokenizer's `noise_ids`).
     """
 
     def __init__(
@@ -56,6 +58,8 @@ class TextClassifier(L.LightningModule):
         encoder_lr_scale: float = 1.0,
         freeze_encoder_epochs: int = 0,
         adversarial_eps: float = 0.0,
+        token_mask_rate: float = 0.0,
+        noise_ids: NoiseIds | None = None,
     ) -> None:
         super().__init__()
         require(
@@ -66,7 +70,10 @@ class TextClassifier(L.LightningModule):
         )
         check_options(scheduler_interval, label_smoothing, encoder_lr_scale, freeze_encoder_epochs)
         check_adversarial(adversarial_eps, net, compile)
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        require(0 <= token_mask_rate < 1, "token_mask_rate", token_mask_rate, "a number in [0, 1)")
+        ignored = ["net", "optimizer", "scheduler", "noise_ids"]  # ids: not a hyperparameter
+        self.save_hyperparameters(ignore=ignored, logger=False)
+        self.noise_ids = noise_ids
         self.net = net
         if compile:
             members = net.members.values() if isinstance(net, MemberEnsemble) else [net]
@@ -108,6 +115,8 @@ class TextClassifier(L.LightningModule):
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         labels = batch["labels"]
+        if stage == "train" and self.hparams.token_mask_rate:
+            batch = noised_batch(batch, self.hparams.token_mask_rate, self.noise_ids)
         # a teacher's distributions where data.extra_train_targets gave them (training data only)
         wanted = batch.get("targets", labels)
         eps = self.hparams.adversarial_eps

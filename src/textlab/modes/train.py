@@ -20,6 +20,7 @@ from textlab.checkpoint.format import SavedRun, checkpoint_extras, load_checkpoi
 from textlab.checkpoint.pretrained import load_pretrained_encoder, warn_if_carved_differently
 from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.models.factory import build_net
+from textlab.models.token_noise import NoiseIds
 from textlab.run import provenance
 from textlab.run.outcome import finish_run, run_test_stage
 from textlab.run.resources import check_network_fits
@@ -63,12 +64,7 @@ def train(
         fresh = load_pretrained_encoder(net, pretrained)
         log.info("Encoder from %s; fresh: %s", pretrained.path, ", ".join(fresh))
         warn_if_carved_differently(pretrained, cfg)
-    # the fine-tuning options shape how a pretrained encoder is trained; a random one is not
-    # worth freezing or slowing, so the same experiment serves both starts
-    fine_tuning = (
-        {} if cfg.get("pretrained") else {"encoder_lr_scale": 1.0, "freeze_encoder_epochs": 0}
-    )
-    module = build(cfg.module, "module", net=net, num_classes=datamodule.num_classes, **fine_tuning)
+    module = build_module(cfg, net, datamodule.num_classes, tokenizer)
     if saved is not None:
         check_can_resume(saved, cfg, module)
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -100,6 +96,24 @@ def run_tokenizer(cfg: DictConfig, saved: SavedRun | None, datamodule: Any) -> T
     spec = build(cfg.tokenizer, "tokenizer")
     train_split = datamodule.splits()["train"]
     return spec.load_or_train(train_split.texts, train_split.fingerprint(), cfg.paths.cache_dir)
+
+
+def build_module(
+    cfg: DictConfig, net: Any, num_classes: int, tokenizer: Tokenizer
+) -> L.LightningModule:
+    """The LightningModule around `net`, given the ids module.token_mask_rate masks with."""
+    ids = NoiseIds.of(tokenizer)
+    if cfg.module.get("token_mask_rate"):
+        token = tokenizer.id_to_token(ids.noise)
+        log.info("module.token_mask_rate: training tokens hidden behind %s", token)
+    # the fine-tuning options shape how a pretrained encoder is trained; a random one is not
+    # worth freezing or slowing, so the same experiment serves both starts
+    fine_tuning = (
+        {} if cfg.get("pretrained") else {"encoder_lr_scale": 1.0, "freeze_encoder_epochs": 0}
+    )
+    return build(
+        cfg.module, "module", net=net, num_classes=num_classes, noise_ids=ids, **fine_tuning
+    )
 
 
 def data_fingerprints(datamodule: Any) -> dict[str, str]:
