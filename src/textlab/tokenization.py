@@ -196,6 +196,13 @@ def mask_id(tokenizer: Tokenizer) -> int:
     return token_id
 
 
+def special_ids(tokenizer: Tokenizer) -> list[int]:
+    """Ids of the special tokens the tokenizer has ([MASK] only after mode=pretrain): never
+    masked, predicted or hidden as words."""
+    ids = (tokenizer.token_to_id(token) for token in (*SPECIAL_TOKENS, MASK_TOKEN))
+    return [i for i in ids if i is not None]
+
+
 def pad_id(tokenizer: Tokenizer) -> int:
     """Id of [PAD], the id the collator pads with and models ignore."""
     return special_id(tokenizer, PAD_TOKEN)

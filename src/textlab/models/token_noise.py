@@ -16,7 +16,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import Tensor
 
-from textlab.tokenization import MASK_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
+from textlab.tokenization import MASK_TOKEN, UNK_TOKEN, special_id, special_ids
 
 
 class NoiseIds(NamedTuple):
@@ -27,10 +27,9 @@ class NoiseIds(NamedTuple):
 
     @classmethod
     def of(cls, tokenizer: Tokenizer) -> NoiseIds:
-        specials = [tokenizer.token_to_id(token) for token in (*SPECIAL_TOKENS, MASK_TOKEN)]
         mask = tokenizer.token_to_id(MASK_TOKEN)
-        noise = mask if mask is not None else tokenizer.token_to_id(UNK_TOKEN)
-        return cls(noise, tuple(i for i in specials if i is not None))
+        noise = mask if mask is not None else special_id(tokenizer, UNK_TOKEN)
+        return cls(noise, tuple(special_ids(tokenizer)))
 
 
 def mask_at_random(input_ids: Tensor, attention_mask: Tensor, rate: float, ids: NoiseIds) -> Tensor:

@@ -36,8 +36,8 @@ from textlab.run.sweep_ranks import SweepJobRanks
 from textlab.run.trainer import build_trainer, check_trains_and_validates, training_callbacks
 from textlab.tokenization import (
     MASK_TOKEN,
-    SPECIAL_TOKENS,
     pad_id,
+    special_ids,
     tokenizer_fingerprint,
 )
 
@@ -143,7 +143,7 @@ def pretraining_module(
         encoder,
         options.objective,
         tokenizer.token_to_id(MASK_TOKEN),
-        [tokenizer.token_to_id(t) for t in (*SPECIAL_TOKENS, MASK_TOKEN)],
+        special_ids(tokenizer),
         options.mask_rate,
         unigram,
         options.sampled_softmax,
