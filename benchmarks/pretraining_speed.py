@@ -2,6 +2,7 @@
 
     python benchmarks/pretraining_speed.py                      # CPU, fp32, every objective
     python benchmarks/pretraining_speed.py --device cuda --dtype bf16
+    python benchmarks/pretraining_speed.py --only mlm --layers 2 3   # what a deeper encoder costs
 
 One step = the objective's forward + backward + AdamW step on a batch of random ids (8192
 tokens, as experiment=imdb_pretrain_* feeds them). "tokens/s" counts every token of the block,
@@ -30,10 +31,10 @@ VOCAB, PAD, MASK = 20000, 0, 3
 SPECIALS = [0, 1, 2, 3]
 
 
-def transformer() -> TransformerClassifier:
-    """conf/experiment/imdb_pretrain_transformer.yaml's network."""
+def transformer(layers: int = 2) -> TransformerClassifier:
+    """conf/experiment/imdb_pretrain_transformer.yaml's network (`layers` encoder blocks)."""
     return TransformerClassifier(
-        VOCAB, 2, PAD, d_model=128, num_heads=4, num_layers=2, ffn_dim=512,
+        VOCAB, 2, PAD, d_model=128, num_heads=4, num_layers=layers, ffn_dim=512,
         positional="rotary", pooling="mean", max_length=512,
     )  # fmt: skip
 
@@ -43,15 +44,17 @@ def lstm() -> RNNClassifier:
     return RNNClassifier(VOCAB, 2, PAD, embedding_dim=128, hidden_size=192, dropout=0.3)
 
 
-def objectives() -> dict[str, tuple[torch.nn.Module, int]]:
-    """name -> (objective, block size)."""
+def objectives(layers: list[int]) -> dict[str, tuple[torch.nn.Module, int]]:
+    """name -> (objective, block size); the transformer's once per depth in `layers`."""
     unigram = torch.randint(1, 10_000, (VOCAB,))
-    return {
-        "transformer mlm": (MaskedLanguageModel(transformer(), MASK, SPECIALS), 256),
-        "transformer causal": (CausalLanguageModel(transformer()), 256),
-        "lstm next_token, sampled 256": (RecurrentLanguageModel(lstm(), unigram, 256), 128),
-        "lstm next_token, full softmax": (RecurrentLanguageModel(lstm(), unigram, 0), 128),
-    }
+    runs: dict[str, tuple[torch.nn.Module, int]] = {}
+    for n in layers:
+        deep = "" if layers == [2] else f", {n} layers"
+        runs[f"transformer mlm{deep}"] = (MaskedLanguageModel(transformer(n), MASK, SPECIALS), 256)
+        runs[f"transformer causal{deep}"] = (CausalLanguageModel(transformer(n)), 256)
+    runs["lstm next_token, sampled 256"] = (RecurrentLanguageModel(lstm(), unigram, 256), 128)
+    runs["lstm next_token, full softmax"] = (RecurrentLanguageModel(lstm(), unigram, 0), 128)
+    return runs
 
 
 def step_time(model: torch.nn.Module, block: int, args: argparse.Namespace) -> float:
@@ -82,9 +85,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=8192, help="tokens per batch")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--layers", type=int, nargs="+", default=[2], help="transformer depths")
+    parser.add_argument("--only", default="", help="objectives whose name contains this")
     args = parser.parse_args()
     print(machine(args.device), f"{args.dtype}, {args.tokens} tokens a step")
-    for name, (model, block) in objectives().items():
+    for name, (model, block) in objectives(args.layers).items():
+        if args.only not in name:
+            continue
         seconds = step_time(model, block, args)
         rate = args.tokens / seconds
         print(f"{name:32s} block {block:4d}: {seconds * 1000:8.1f} ms/step {rate:10.0f} tokens/s")
