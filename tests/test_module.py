@@ -1,9 +1,12 @@
 from functools import partial
 
+import lightning as L
+import pytest
 import torch
 from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
+from textlab.base.errors import UserError
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
 from textlab.models.rnn import RNNClassifier
@@ -84,6 +87,60 @@ def test_one_cycle_with_a_one_step_warm_up_trains_instead_of_dividing_by_zero():
     module = tiny_module(scheduler=one_cycle)
     quiet_trainer(max_epochs=5).fit(module, train_dataloaders=tiny_loader())
     assert module.trainer.global_step == 10
+
+
+def test_scheduler_epochs_builds_the_schedule_longer_than_the_run():
+    # 2 steps an epoch: a 5-epoch one-cycle schedule, stopped after 3 epochs part-way down it
+    one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2, epochs=5)
+    module = tiny_module(scheduler=one_cycle)
+    trainer = quiet_trainer(max_epochs=3)
+    trainer.fit(module, train_dataloaders=tiny_loader())
+    assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 10
+    reference = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-2)
+    by_hand = torch.optim.lr_scheduler.OneCycleLR(reference, max_lr=1e-2, total_steps=10)
+    for _ in range(6):
+        reference.step()
+        by_hand.step()
+    lr = trainer.optimizers[0].param_groups[0]["lr"]
+    assert lr == pytest.approx(reference.param_groups[0]["lr"])
+    assert lr > 1e-3  # a schedule sized for the 3 epochs would have annealed to 4e-8
+
+
+def test_a_run_stopped_early_on_a_longer_schedule_equals_the_longer_run_at_that_epoch():
+    # what `module.scheduler.epochs=3 trainer.max_epochs=2` promises: the 3-epoch run's
+    # weights after its second epoch (its best.ckpt, where the third only overfits)
+    one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2)
+    longer = tiny_module(scheduler=one_cycle)
+    after_two = {}
+
+    class KeepEpochTwo(L.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            if trainer.current_epoch == 1:
+                after_two.update({k: v.clone() for k, v in module.state_dict().items()})
+
+    L.seed_everything(0)
+    quiet_trainer(max_epochs=3, callbacks=[KeepEpochTwo()]).fit(longer, tiny_loader())
+    stopped = tiny_module(scheduler=partial(one_cycle, epochs=3))
+    L.seed_everything(0)
+    quiet_trainer(max_epochs=2).fit(stopped, tiny_loader())
+    weights = stopped.state_dict()
+    assert all(torch.equal(weights[k], after_two[k]) for k in after_two if "net." in k)
+    assert not torch.equal(weights["net.head.weight"], longer.state_dict()["net.head.weight"])
+
+
+@pytest.mark.parametrize(
+    ("epochs", "trainer_args", "expected"),
+    [
+        (2, {"max_epochs": 3}, r"epochs=2: expected a whole number .* >= trainer.max_epochs=3"),
+        (2.5, {"max_epochs": 2}, "expected a whole number"),
+        (4, {"max_steps": 5}, "needs trainer.max_epochs and no trainer.max_steps"),
+    ],
+)
+def test_scheduler_epochs_shorter_than_the_run_is_a_one_line_error(epochs, trainer_args, expected):
+    one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2, epochs=epochs)
+    module = tiny_module(scheduler=one_cycle)
+    with pytest.raises(UserError, match=expected):
+        quiet_trainer(**trainer_args).fit(module, train_dataloaders=tiny_loader())
 
 
 def test_target_distributions_are_learned_as_distributions_not_as_labels():

@@ -200,6 +200,10 @@ def test_resume_refuses_a_step_count_the_scheduler_was_not_built_for():
     )
     with pytest.raises(UserError, match="trainer.max_epochs=10 .* trained with 5"):
         check_step_count_unchanged(saved, cfg, "last.ckpt")
+    cfg.trainer.max_epochs = 5
+    cfg.module.scheduler.epochs = 8  # the schedule's length, when longer than the run
+    with pytest.raises(UserError, match="module.scheduler.epochs=8 .* trained with None"):
+        check_step_count_unchanged(saved, cfg, "last.ckpt")
     cfg.module.scheduler = None
     check_step_count_unchanged(saved, cfg, "last.ckpt")
 

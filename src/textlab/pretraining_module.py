@@ -94,6 +94,6 @@ class LanguageModelPretraining(L.LightningModule):
             self.optimizer_factory,
             self.scheduler_factory,
             self.parameters(),
-            lambda: self.trainer.estimated_stepping_batches,
+            self.trainer,
             self.scheduler_interval,
         )

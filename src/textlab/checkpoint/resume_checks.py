@@ -21,6 +21,7 @@ STEP_COUNT_KEYS = (
     "trainer.accumulate_grad_batches",
     "trainer.devices",
     "data.batch_size",
+    "module.scheduler.epochs",
 )
 
 

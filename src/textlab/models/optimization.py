@@ -16,12 +16,13 @@ def configure_optimization(
     optimizer_factory: Callable[..., torch.optim.Optimizer],
     scheduler_factory: Callable[..., Any] | None,
     params: Iterable[Any],
-    total_steps: Callable[[], int],
+    trainer: Any,
     interval: str,
     groups_scaled: bool = False,
 ) -> Any:
     """What `configure_optimizers` returns: the optimiser over `params` (tensors or groups),
-    with the schedule if there is one; a scheduler that takes `total_steps` gets `total_steps()`.
+    with the schedule if there is one. A scheduler that takes `total_steps` gets the trainer's
+    estimate, or, given `epochs` (OneCycleLR's own key), that many epochs' worth of steps.
 
     `groups_scaled`: each parameter group carries its own lr (a multiple of the optimiser's),
     which a one-cycle schedule must keep rather than peak every group at `max_lr`.
@@ -35,7 +36,9 @@ def configure_optimization(
     kwargs: dict[str, Any] = {}
     keywords = getattr(scheduler_factory, "keywords", {})
     if "total_steps" in inspect.signature(scheduler_factory).parameters:
-        total = int(total_steps())
+        total = int(trainer.estimated_stepping_batches)
+        if keywords.get("epochs") is not None:
+            total = _steps_for_epochs(keywords["epochs"], trainer, total)
         kwargs["total_steps"] = total
         pct_start = keywords.get("pct_start")
         if pct_start is not None and pct_start * total == 1:
@@ -51,3 +54,21 @@ def configure_optimization(
     except ValueError as err:
         raise UserError(f"module.scheduler: {err}") from None
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+
+def _steps_for_epochs(epochs: Any, trainer: Any, total: int) -> int:
+    """`module.scheduler.epochs` longer than the run: the schedule is built for that many epochs
+    and training stops at `trainer.max_epochs`, part-way down it (a fine-tuning whose last
+    epochs only overfit keeps the rate it had there, for a fraction of the time)."""
+    max_epochs = trainer.max_epochs
+    if trainer.max_steps != -1 or not max_epochs or max_epochs < 1:
+        raise UserError(
+            f"module.scheduler.epochs={epochs} sizes the schedule in epochs: it needs "
+            "trainer.max_epochs and no trainer.max_steps"
+        )
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < max_epochs:
+        raise UserError(
+            f"module.scheduler.epochs={epochs}: expected a whole number of epochs >= "
+            f"trainer.max_epochs={max_epochs} (the schedule cannot end before training does)"
+        )
+    return total // max_epochs * epochs
