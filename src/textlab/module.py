@@ -242,7 +242,7 @@ class TextClassifier(L.LightningModule):
             self.optimizer_factory,
             self.scheduler_factory,
             groups if groups is not None else self.parameters(),
-            self.trainer,
+            lambda: self.trainer,
             self.hparams.scheduler_interval,
             groups_scaled=groups is not None,
         )

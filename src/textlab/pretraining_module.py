@@ -94,6 +94,6 @@ class LanguageModelPretraining(L.LightningModule):
             self.optimizer_factory,
             self.scheduler_factory,
             self.parameters(),
-            self.trainer,
+            lambda: self.trainer,
             self.scheduler_interval,
         )

@@ -16,13 +16,14 @@ def configure_optimization(
     optimizer_factory: Callable[..., torch.optim.Optimizer],
     scheduler_factory: Callable[..., Any] | None,
     params: Iterable[Any],
-    trainer: Any,
+    trainer: Callable[[], Any],
     interval: str,
     groups_scaled: bool = False,
 ) -> Any:
     """What `configure_optimizers` returns: the optimiser over `params` (tensors or groups),
-    with the schedule if there is one. A scheduler that takes `total_steps` gets the trainer's
-    estimate, or, given `epochs` (OneCycleLR's own key), that many epochs' worth of steps.
+    with the schedule if there is one. A scheduler that takes `total_steps` gets the estimate of
+    `trainer()` (called only then: an optimiser alone needs no trainer), or, given `epochs`
+    (OneCycleLR's own key), that many epochs' worth of steps.
 
     `groups_scaled`: each parameter group carries its own lr (a multiple of the optimiser's),
     which a one-cycle schedule must keep rather than peak every group at `max_lr`.
@@ -36,9 +37,9 @@ def configure_optimization(
     kwargs: dict[str, Any] = {}
     keywords = getattr(scheduler_factory, "keywords", {})
     if "total_steps" in inspect.signature(scheduler_factory).parameters:
-        total = int(trainer.estimated_stepping_batches)
+        total = int(trainer().estimated_stepping_batches)
         if keywords.get("epochs") is not None:
-            total = _steps_for_epochs(keywords["epochs"], trainer, total)
+            total = _steps_for_epochs(keywords["epochs"], trainer(), total)
         kwargs["total_steps"] = total
         pct_start = keywords.get("pct_start")
         if pct_start is not None and pct_start * total == 1:
