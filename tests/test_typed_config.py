@@ -81,6 +81,12 @@ def test_top_level_values_of_the_wrong_type_are_one_line_errors(
     assert expected in main_error_line(tmp_path, capsys, "debug=fast", override)
 
 
+def test_a_required_value_left_unset_is_a_one_line_error_naming_it(tmp_path, capsys):
+    # data=text_files leaves data.train as `???`: OmegaConf's own report is a traceback
+    line = main_error_line(tmp_path, capsys, "debug=fast", "data=text_files")
+    assert line == "error: data.train is required: pass data.train=VALUE", line
+
+
 def test_every_target_in_conf_has_hints_the_checker_can_read(tmp_path):
     # a target whose hints cannot be resolved would go unchecked without a word
     options = {

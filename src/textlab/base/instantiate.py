@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from hydra.errors import InstantiationException
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from textlab.base.errors import ConfigValueError, UserError
 from textlab.base.typecheck import check_values
@@ -53,6 +53,10 @@ def check_node(node: DictConfig, key: str) -> None:
         function = hydra.utils.get_object(str(target))
     except Exception as err:  # Hydra's own message names the path; keep it one line
         raise UserError(f"{key}._target_={target}: cannot import it ({err})") from None
+    # a `???` the user did not fill in would otherwise surface as OmegaConf's multi-line trace
+    missing = [name for name in node if OmegaConf.is_missing(node, name)]
+    if missing:
+        raise UserError(f"{key}.{missing[0]} is required: pass {key}.{missing[0]}=VALUE")
     check_values(function, {name: node[name] for name in node}, key)
     if node.get("_recursive_", True):
         for name in node:
