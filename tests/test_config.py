@@ -48,6 +48,28 @@ def test_imdb_experiments_carve_by_movie_and_plain_imdb_data_does_not(tmp_path):
     assert compose_config(tmp_path, "data=imdb").data.carve == "random"
 
 
+# the README's earlier distillation commands, which these experiments now stand for
+DISTILLED = {
+    "imdb_lstm_distilled": ["experiment=imdb_lstm", "trainer.max_epochs=2"],
+    "imdb_transformer_distilled": [
+        "experiment=imdb_transformer", "module.adversarial_eps=0", "model.pooling=max",
+        "trainer.max_epochs=2", "module.scheduler.epochs=3",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(DISTILLED))
+def test_distilled_experiments_are_the_student_commands_they_replace(tmp_path, name):
+    teacher = [
+        "data.extra_train=teacher/predictions.jsonl",
+        "data.extra_train_targets=probabilities",
+    ]
+    by_hand = compose_config(tmp_path, *DISTILLED[name], *teacher)
+    assert compose_config(tmp_path, f"experiment={name}", teacher[0]) == by_hand
+    # the plain experiment differs: a test of nothing would pass here too
+    assert compose_config(tmp_path, DISTILLED[name][0], *teacher) != by_hand
+
+
 @pytest.mark.parametrize("model", options("model"))
 @pytest.mark.parametrize("tokenizer", options("tokenizer"))
 def test_every_model_and_tokenizer_builds(tmp_path, model, tokenizer):

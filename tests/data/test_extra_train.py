@@ -79,14 +79,16 @@ def test_streaming_cannot_take_extra_training_files(tmp_path):
         datamodule(tmp_path, str(PREDICTIONS), streaming=True)
 
 
+@pytest.mark.parametrize("targets", ["label", "probabilities"])
 def test_a_run_trains_on_the_extra_records_and_its_checkpoint_evaluates_without_them(
-    tmp_path, capsys
+    tmp_path, capsys, targets
 ):
     extra, run_dir = tmp_path / "teacher.jsonl", tmp_path / "run"
     extra.write_bytes(PREDICTIONS.read_bytes())
     run_py(
         "debug=fast", "logger=none", "data.train_size=200", "data.test_size=40",
-        f"data.extra_train={extra}", f"hydra.run.dir={run_dir}",
+        f"data.extra_train={extra}", f"data.extra_train_targets={targets}",
+        f"hydra.run.dir={run_dir}",
         cache=tmp_path / "cache", check=True,
     )  # fmt: skip
     added = len(PREDICTIONS.read_text().splitlines())
@@ -163,3 +165,8 @@ def test_probabilities_need_jsonl_and_the_choice_is_checked(tmp_path):
         datamodule(tmp_path, str(csv), extra_train_targets="probabilities").splits()
     with pytest.raises(UserError, match=r"^data.extra_train_targets='soft'; expected one of"):
         datamodule(tmp_path, None, extra_train_targets="soft")
+    # what experiment=imdb_*_distilled would be without its teacher's file: refused, not run plain
+    with pytest.raises(
+        UserError, match=r"^data.extra_train_targets=probabilities needs data.extra"
+    ):
+        datamodule(tmp_path, None, extra_train_targets="probabilities")

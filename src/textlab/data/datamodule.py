@@ -95,7 +95,7 @@ class TextDataModule(L.LightningDataModule):
         )
         require(0.0 < val_fraction < 1.0, "val_fraction", val_fraction, "a number in (0, 1)")
         require(at_least(num_workers, 0), "num_workers", num_workers, "an integer >= 0")
-        require_choice(extra_train_targets)
+        require_choice(extra_train_targets, extra_train)
         if streaming and extra_train is not None:
             raise UserError("data.extra_train needs in-memory data; expected data.streaming=false")
         if streaming and bucketing:

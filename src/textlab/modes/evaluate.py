@@ -30,6 +30,7 @@ def evaluate(
     data = copy.deepcopy(cfg.data)
     with open_dict(data):
         data.extra_train = None  # training records: a checkpoint evaluates without them
+        data.extra_train_targets = "label"
     datamodule = build(data, "data")
     if tuple(datamodule.label_names) != saved.label_names:
         raise UserError(

@@ -51,7 +51,7 @@ def read_extra_train(
 ) -> TextSplit:
     """The records of `spec` (paths or globs) with label ids in `label_names`' order, except
     those whose text is in `held_out`; with `targets="probabilities"`, their distributions."""
-    require_choice(targets)
+    require_choice(targets, spec)
     files = expand_paths(KEY, spec)
     if not files:
         raise UserError(f"{KEY}={spec!r}: no files; expected paths or globs of labelled records")
@@ -82,9 +82,12 @@ def read_extra_train(
     return TextSplit(texts, labels, distributions if targets == "probabilities" else None)
 
 
-def require_choice(targets: str) -> None:
+def require_choice(targets: str, extra_train: Any) -> None:
     if targets not in TARGETS:
         raise UserError(f"{KEY}_targets={targets!r}; expected one of {', '.join(TARGETS)}")
+    # e.g. experiment=imdb_lstm_distilled without its predictions: not a plain run in disguise
+    if targets == "probabilities" and extra_train is None:
+        raise UserError(f"{KEY}_targets=probabilities needs {KEY}=<a teacher's predictions.jsonl>")
 
 
 def read_probabilities(path: Path, label_names: Sequence[str]) -> dict[int, list[float]]:
