@@ -103,6 +103,10 @@ def test_a_run_trains_on_the_extra_records_and_its_checkpoint_evaluates_without_
     assert "test/acc" in json.loads((eval_dir / "metrics.json").read_text())
     line = main_error_line(tmp_path / "b", capsys, "debug=fast", f"data.extra_train={extra}")
     assert "data.extra_train=" in line and "no such file" in line, line
+    line = main_error_line(
+        tmp_path / "c", capsys, "debug=fast", "data.extra_train_targets=probabilities"
+    )
+    assert line.startswith("error: data.extra_train_targets=probabilities needs "), line
 
 
 def test_teacher_probabilities_become_targets_and_reach_the_batches(tmp_path, bpe_tokenizer):

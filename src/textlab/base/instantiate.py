@@ -32,7 +32,9 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
         # Lightning rejects some Trainer arguments (precision, devices) with plain ValueErrors
         trainer_value = key == "trainer" and isinstance(cause, (TypeError, ValueError))
         if isinstance(cause, (UserError, MisconfigurationException)) or trainer_value:
-            raise UserError(f"{key}: {cause}") from None
+            # a message that already names its key (`data.extra_train ...`) needs no `data: `
+            named = str(cause).startswith(f"{key}.")
+            raise UserError(str(cause) if named else f"{key}: {cause}") from None
         raise
 
 
