@@ -154,6 +154,54 @@ def test_transformer_pretrains_with_masked_and_causal_objectives(tmp_path):
         assert 0 < metrics["val/loss"] < 20
 
 
+def test_fine_tuning_with_the_masked_token_loss_starts_from_its_pretrained_head(tmp_path):
+    cache, pretrain_dir, tune_dir = tmp_path / "cache", tmp_path / "mlm", tmp_path / "tune"
+    transformer = ("model=transformer", "model.d_model=16", "model.num_heads=2")
+    run_py(
+        "mode=pretrain",
+        *TINY,
+        *transformer,
+        f"hydra.run.dir={pretrain_dir}",
+        cache=cache,
+        check=True,
+    )
+    checkpoint = pretrain_dir / "checkpoints" / "last.ckpt"
+    # one head-only epoch: the masked-token loss waits for the encoder, so its head is as loaded
+    run_py(
+        *TINY,
+        *transformer,
+        f"pretrained={checkpoint}",
+        "module.mlm_weight=0.5",
+        "module.freeze_encoder_epochs=1",
+        "trainer.max_epochs=1",
+        "module.scheduler=null",  # a constant rate: the run can be resumed for longer
+        f"hydra.run.dir={tune_dir}",
+        cache=cache,
+        check=True,
+    )
+    tuned_checkpoint = tune_dir / "checkpoints" / "last.ckpt"
+    saved, tuned = load_checkpoint(checkpoint), load_checkpoint(tuned_checkpoint)
+    head = [key for key in tuned.state_dict if key.startswith("mlm.output.")]
+    assert {key.removeprefix("mlm.output.") for key in head} >= {"bias", "transform.0.weight"}
+    for key in head:
+        there = saved.state_dict[key.replace("mlm.output.", "net.output.")]
+        assert torch.equal(tuned.state_dict[key], there), key
+    # resumed for a second epoch, where the encoder trains and so the masked-token loss runs
+    resumed = tmp_path / "resumed"
+    run_py(*TINY, f"ckpt_path={tuned_checkpoint}", "trainer.max_epochs=2", "logger=csv",
+           f"hydra.run.dir={resumed}", cache=cache, check=True)  # fmt: skip
+    logged = (resumed / "csv" / "metrics.csv").read_text()
+    assert "train/loss_mlm" in logged.splitlines()[0]
+    # evaluating and predicting build the classifier alone and read its checkpoint
+    for mode, extra in (("eval", "seed=3"), ("predict", "predict.text='a fine film'")):
+        out = tmp_path / mode
+        run_py(f"mode={mode}", f"ckpt_path={tuned_checkpoint}", extra, f"hydra.run.dir={out}",
+               cache=cache, check=True)  # fmt: skip
+    assert 0 <= json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/acc"] <= 1
+    (prediction,) = (tmp_path / "predict" / "predictions.jsonl").read_text().splitlines()
+    assert json.loads(prediction)["text"] == "a fine film"
+
+
 def test_pretraining_reads_unlabelled_text_files_alone(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +17,9 @@ from textlab.base.errors import require
 from textlab.callbacks.finite_loss import FiniteLossCheck
 from textlab.callbacks.freeze_encoder import FreezeEncoder
 from textlab.callbacks.log_count_ratios import LogCountRatios
-from textlab.models.adversarial import adversarial_losses
-from textlab.models.optimization import configure_optimization
+from textlab.models.adversarial import adversarial_losses, check_adversarial
+from textlab.models.mlm_auxiliary import AuxiliaryMLM, check_mlm
+from textlab.models.optimization import check_options, configure_optimization
 from textlab.models.protocols import EmbedsTokens, FitsFromData, MemberEnsemble
 from textlab.models.token_noise import NoiseIds, noised_batch
 
@@ -42,7 +42,10 @@ class TextClassifier(L.LightningModule):
     `adversarial_eps` > 0 adds the loss of each training batch with its token embeddings
     perturbed against it (models/adversarial.py), once the encoder trains; the logged loss
     stays the clean one. `token_mask_rate` > 0 hides that share of training tokens
-    (models/token_noise.py; mode=train passes the tokenizer's `noise_ids`).
+    (models/token_noise.py; mode=train passes the tokenizer's `noise_ids`). `mlm_weight` > 0
+    adds that times a masked-token loss on each training batch, once the encoder trains
+    (models/mlm_auxiliary.py; its head lives here as `mlm`, not in the network, so predictions
+    and exports never carry it; without `noise_ids`, as when evaluating, there is none).
     """
 
     def __init__(
@@ -59,22 +62,21 @@ class TextClassifier(L.LightningModule):
         freeze_encoder_epochs: int = 0,
         adversarial_eps: float = 0.0,
         token_mask_rate: float = 0.0,
+        mlm_weight: float = 0.0,
         noise_ids: NoiseIds | None = None,
     ) -> None:
         super().__init__()
-        require(
-            num_classes >= 2,
-            "num_classes",
-            num_classes,
-            "at least 2 labels in the training data (or in data.label_names)",
-        )
+        labels = "at least 2 labels in the training data (or in data.label_names)"
+        require(num_classes >= 2, "num_classes", num_classes, labels)
         check_options(scheduler_interval, label_smoothing, encoder_lr_scale, freeze_encoder_epochs)
         check_adversarial(adversarial_eps, net, compile)
         require(0 <= token_mask_rate < 1, "token_mask_rate", token_mask_rate, "a number in [0, 1)")
+        check_mlm(mlm_weight, net)
         ignored = ["net", "optimizer", "scheduler", "noise_ids"]  # ids: not a hyperparameter
         self.save_hyperparameters(ignore=ignored, logger=False)
         self.noise_ids = noise_ids
         self.net = net
+        self.mlm = AuxiliaryMLM(net, noise_ids) if mlm_weight and noise_ids else None
         if compile:
             members = net.members.values() if isinstance(net, MemberEnsemble) else [net]
             for member in members:
@@ -147,6 +149,8 @@ class TextClassifier(L.LightningModule):
             # members learn from their own losses; the logged loss is the ensemble's
             training_loss = self._log_members(members, labels, wanted, stage)
             loss = self._loss(logits.detach(), wanted)
+        if stage == "train" and self.mlm is not None and self._encoder_trains():
+            training_loss = training_loss + self._mlm_loss(batch)
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
         mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
         metrics.update(logits.argmax(dim=-1), labels)
@@ -163,6 +167,15 @@ class TextClassifier(L.LightningModule):
         cost two more trips through it (a head-only epoch 2.7x as long) for the head alone."""
         assert isinstance(self.net, EmbedsTokens)
         return any(p.requires_grad for p in self.net.token_embedding().parameters())
+
+    def _mlm_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        assert self.mlm is not None
+        out = self.mlm(self.net, batch["input_ids"], batch["attention_mask"])
+        # a batch of reviews too short to mask any token has no masked-token loss (not NaN)
+        loss = torch.where(out.count > 0, out.loss, out.loss.new_zeros(()))
+        size = batch["input_ids"].size(0)
+        self.log("train/loss_mlm", loss.detach(), on_step=False, on_epoch=True, batch_size=size)
+        return self.hparams.mlm_weight * loss
 
     def _log_members(
         self,
@@ -258,41 +271,6 @@ class TextClassifier(L.LightningModule):
         head = [p for name, p in self.net.named_parameters() if is_head(name)]
         encoder = [p for name, p in self.net.named_parameters() if not is_head(name)]
         return [{"params": encoder, "lr": lr * scale}, {"params": head, "lr": lr}]
-
-
-def check_options(
-    scheduler_interval: str,
-    label_smoothing: float,
-    encoder_lr_scale: float,
-    freeze_encoder_epochs: int,
-) -> None:
-    require(
-        scheduler_interval in ("step", "epoch"),
-        "scheduler_interval",
-        scheduler_interval,
-        "step or epoch",
-    )
-    require(0.0 <= label_smoothing < 1.0, "label_smoothing", label_smoothing, "a number in [0, 1)")
-    require(encoder_lr_scale > 0, "encoder_lr_scale", encoder_lr_scale, "a number > 0")
-    require(
-        freeze_encoder_epochs >= 0,
-        "freeze_encoder_epochs",
-        freeze_encoder_epochs,
-        "an integer >= 0",
-    )
-
-
-def check_adversarial(eps: float, net: nn.Module, compile: bool) -> None:
-    require(math.isfinite(eps) and eps >= 0, "adversarial_eps", eps, "a number >= 0 (0: off)")
-    if eps:
-        require(
-            isinstance(net, EmbedsTokens),
-            "adversarial_eps",
-            eps,
-            f"0 for {type(net).__name__}: it has no token embedding to perturb",
-        )
-        # the hooks change every step, and a compiled network would recompile each time
-        require(not compile, "adversarial_eps", eps, "0 with module.compile=true")
 
 
 def is_head(parameter_name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -17,6 +18,13 @@ def require(ok: bool, key: str, value: Any, expected: str) -> None:
     """Raise `ConfigValueError("key=value: expected ...")` unless `ok`."""
     if not ok:
         raise ConfigValueError(f"{key}={value!r}: expected {expected}")
+
+
+def require_off_or(key: str, value: float, usable: bool, otherwise: str) -> None:
+    """`value` is a number >= 0 where 0 is off; on, it also needs `usable`, else the error
+    expects `otherwise` (say, "0 for this model: ...")."""
+    require(math.isfinite(value) and value >= 0, key, value, "a number >= 0 (0: off)")
+    require(not value or usable, key, value, otherwise)
 
 
 class NonFiniteLossError(UserError):

@@ -15,6 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from textlab.base.errors import require, require_off_or
+from textlab.models.protocols import EmbedsTokens
+
 
 def adversarial_losses(
     net: nn.Module,
@@ -66,3 +69,11 @@ def _with_hook(
         return net(*inputs)
     finally:
         handle.remove()
+
+
+def check_adversarial(eps: float, net: nn.Module, compile: bool) -> None:
+    name = type(net).__name__
+    no_table = f"0 for {name}: it has no token embedding to perturb"
+    require_off_or("adversarial_eps", eps, isinstance(net, EmbedsTokens), no_table)
+    # the hooks change every step, and a compiled network would recompile each time
+    require(not (eps and compile), "adversarial_eps", eps, "0 with module.compile=true")

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from textlab.base.errors import UserError
+from textlab.base.errors import UserError, require
 
 
 def configure_optimization(
@@ -73,3 +73,26 @@ def _steps_for_epochs(epochs: Any, trainer: Any, total: int) -> int:
             f"trainer.max_epochs={max_epochs} (the schedule cannot end before training does)"
         )
     return total // max_epochs * epochs
+
+
+def check_options(
+    scheduler_interval: str,
+    label_smoothing: float,
+    encoder_lr_scale: float,
+    freeze_encoder_epochs: int,
+) -> None:
+    """The module's training options that configure_optimization and its callbacks read."""
+    require(
+        scheduler_interval in ("step", "epoch"),
+        "scheduler_interval",
+        scheduler_interval,
+        "step or epoch",
+    )
+    require(0.0 <= label_smoothing < 1.0, "label_smoothing", label_smoothing, "a number in [0, 1)")
+    require(encoder_lr_scale > 0, "encoder_lr_scale", encoder_lr_scale, "a number > 0")
+    require(
+        freeze_encoder_epochs >= 0,
+        "freeze_encoder_epochs",
+        freeze_encoder_epochs,
+        "an integer >= 0",
+    )

@@ -65,6 +65,8 @@ def train(
         log.info("Encoder from %s; fresh: %s", pretrained.path, ", ".join(fresh))
         warn_if_carved_differently(pretrained, cfg)
     module = build_module(cfg, net, datamodule.num_classes, tokenizer)
+    if pretrained is not None and getattr(module, "mlm", None) is not None:
+        module.mlm.load_pretrained(pretrained.state_dict, str(pretrained.path))
     if saved is not None:
         check_can_resume(saved, cfg, module)
     config = OmegaConf.to_container(cfg, resolve=True)
