@@ -192,6 +192,21 @@ def test_fine_tuning_with_the_masked_token_loss_starts_from_its_pretrained_head(
            f"hydra.run.dir={resumed}", cache=cache, check=True)  # fmt: skip
     logged = (resumed / "csv" / "metrics.csv").read_text()
     assert "train/loss_mlm" in logged.splitlines()[0]
+    # the head stays as pretrained; the token table it shares with the classifier trained
+    after = load_checkpoint(resumed / "checkpoints" / "last.ckpt").state_dict
+    for key in ("mlm.output.bias", "mlm.output.transform.0.weight"):
+        assert torch.equal(after[key], tuned.state_dict[key]), key
+    table = "mlm.output.embedding.weight"
+    assert torch.equal(after[table], after["net.tokens.weight"])
+    assert not torch.equal(after[table], tuned.state_dict[table])
+    # from random weights there is no language model to hold the encoder to: no head, no loss
+    scratch = tmp_path / "scratch"
+    run_py(*TINY, *transformer, "module.mlm_weight=0.5", f"hydra.run.dir={scratch}",
+           cache=cache, check=True)  # fmt: skip
+    assert not any(
+        k.startswith("mlm.")
+        for k in load_checkpoint(scratch / "checkpoints" / "last.ckpt").state_dict
+    )
     # evaluating and predicting build the classifier alone and read its checkpoint
     for mode, extra in (("eval", "seed=3"), ("predict", "predict.text='a fine film'")):
         out = tmp_path / mode

@@ -26,15 +26,19 @@ TABLE = "embedding.weight"  # the head's view of the token table it is tied to
 class AuxiliaryMLM(nn.Module):
     """BERT's masked-token loss of a batch through a classifier's transformer encoder.
 
-    Its prediction head is the pretraining one (tied to the classifier's token table; mode=train
-    copies the trained transform and bias from `pretrained=`), and it corrupts a separate copy of
-    the batch, so the classification pass still reads the reviews whole.
+    Its prediction head is the pretraining one, tied to the classifier's token table: mode=train
+    copies the trained transform and bias from `pretrained=`, and they stay fixed, so the loss
+    holds the encoder (and the table) to the language model pretraining left, rather than
+    letting a head drift to follow the encoder. It masks a separate copy of the batch, so the
+    classification pass still reads the reviews whole.
     """
 
     def __init__(self, net: nn.Module, ids: NoiseIds, rate: float = 0.15) -> None:
         super().__init__()
         assert isinstance(net, TransformerClassifier), "module.check_mlm refuses other networks"
         self.output = TiedOutput(net.tokens, net.tokens.embedding_dim)
+        self.output.transform.requires_grad_(False)
+        self.output.bias.requires_grad_(False)
         self.mask_id, self.rate = ids.noise, rate
         self.register_buffer("special_ids", torch.tensor(ids.special), persistent=False)
 

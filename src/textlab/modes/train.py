@@ -109,10 +109,10 @@ def build_module(
         token = tokenizer.id_to_token(ids.noise)
         log.info("module.token_mask_rate: training tokens hidden behind %s", token)
     # the fine-tuning options shape how a pretrained encoder is trained; a random one is not
-    # worth freezing or slowing, so the same experiment serves both starts
-    fine_tuning = (
-        {} if cfg.get("pretrained") else {"encoder_lr_scale": 1.0, "freeze_encoder_epochs": 0}
-    )
+    # worth freezing, slowing or holding to a language model it never was, so the same
+    # experiment serves both starts
+    from_scratch = {"encoder_lr_scale": 1.0, "freeze_encoder_epochs": 0, "mlm_weight": 0.0}
+    fine_tuning = {} if cfg.get("pretrained") else from_scratch
     return build(
         cfg.module, "module", net=net, num_classes=num_classes, noise_ids=ids, **fine_tuning
     )
