@@ -21,6 +21,7 @@ from textlab.models.optimization import configure_optimization
 # so a pretraining checkpoint's encoder weights are its `net.encoder.*` entries.
 NET = "net"
 ENCODER_PREFIX = f"{NET}.encoder."
+OUTPUT_PREFIX = f"{NET}.output."  # the objective's prediction head (models/language_model.py)
 
 
 class LanguageModelPretraining(L.LightningModule):

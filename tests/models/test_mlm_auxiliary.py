@@ -11,6 +11,7 @@ from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
 from textlab.base.errors import ConfigValueError, UserError
+from textlab.checkpoint.pretrained import load_pretrained_head
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
 from textlab.models.language_model import IGNORE, MaskedLanguageModel, mask_tokens
@@ -60,7 +61,7 @@ def test_the_pretrained_head_is_copied_and_its_table_is_the_classifiers():
         pretrained.output.bias.normal_()
     saved = {f"net.{key}": value for key, value in pretrained.state_dict().items()}
     aux = AuxiliaryMLM(net, IDS)
-    aux.load_pretrained(saved, "lm.ckpt")
+    load_pretrained_head(aux.output, saved, "lm.ckpt")
     theirs = pretrained.output.state_dict()
     for key, value in aux.output.state_dict().items():
         if key != "embedding.weight":
@@ -69,7 +70,7 @@ def test_the_pretrained_head_is_copied_and_its_table_is_the_classifiers():
 
     encoder_only = {key: value for key, value in saved.items() if ".output." not in key}
     with pytest.raises(UserError, match=r"pretrained=lm.ckpt has no net\.output\.\w"):
-        aux.load_pretrained(encoder_only, "lm.ckpt")
+        load_pretrained_head(aux.output, encoder_only, "lm.ckpt")
 
 
 def tiny_loader() -> DataLoader:

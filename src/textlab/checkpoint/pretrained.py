@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
+from torch import Tensor, nn
 
 from textlab.base.errors import UserError
 from textlab.checkpoint.format import SavedRun
 from textlab.module import is_head
-from textlab.pretraining_module import ENCODER_PREFIX
+from textlab.pretraining_module import ENCODER_PREFIX, OUTPUT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,24 @@ def load_pretrained_encoder(net: nn.Module, saved: SavedRun) -> list[str]:
         )
     net.load_state_dict(weights, strict=False)
     return [key for key in own if is_head(key)]
+
+
+def load_pretrained_head(output: nn.Module, state_dict: dict[str, Tensor], path: str) -> None:
+    """Copy a pretraining checkpoint's prediction head (module.mlm_weight's) into `output`, all
+    but its token table: that is the classifier's own, loaded with the encoder."""
+    table = "embedding.weight"
+    head = {
+        key.removeprefix(OUTPUT_PREFIX): value
+        for key, value in state_dict.items()
+        if key.startswith(OUTPUT_PREFIX) and key != OUTPUT_PREFIX + table
+    }
+    missing = [key for key in output.state_dict() if key not in head and key != table]
+    if missing:
+        raise UserError(
+            f"pretrained={path} has no {OUTPUT_PREFIX}{missing[0]}; module.mlm_weight expected a "
+            "transformer's mode=pretrain checkpoint"
+        )
+    output.load_state_dict(head, strict=False)
 
 
 def warn_if_carved_differently(saved: SavedRun, cfg: DictConfig) -> None:

@@ -107,19 +107,34 @@ class MaskedLanguageModel(nn.Module):
         self.register_buffer("special_ids", torch.tensor(special_ids), persistent=False)
 
     def forward(self, input_ids: Tensor, generator: torch.Generator | None = None) -> LMOutput:
-        maskable = ~torch.isin(input_ids, self.special_ids)  # never [PAD] [CLS] [MASK] ...
-        corrupted, targets = mask_tokens(
-            input_ids,
-            maskable,
-            self.mask_id,
-            self.encoder.tokens.num_embeddings,
-            self.rate,
+        return masked_token_loss(
+            self.encoder, self.output, input_ids, None, self.special_ids, self.mask_id, self.rate,
             generator,
-        )
-        states, _ = self.encoder.encode(corrupted, None)  # (B, T, C)
-        chosen = targets != IGNORE
-        # only the ~15% chosen positions go through the vocabulary projection
-        return scored(self.output(states[chosen]), targets[chosen])
+        )  # fmt: skip
+
+
+def masked_token_loss(
+    encoder: TransformerClassifier,
+    output: TiedOutput,
+    input_ids: Tensor,
+    attention_mask: Tensor | None,
+    special_ids: Tensor,
+    mask_id: int,
+    rate: float,
+    generator: torch.Generator | None = None,
+) -> LMOutput:
+    """BERT's loss of one batch: `encoder` reads it corrupted (mask_tokens) and `output`
+    predicts the chosen tokens. Never chosen: special ids ([PAD] [CLS] [MASK] ...) and, given
+    `attention_mask`, padding (a pretraining block has none)."""
+    maskable = ~torch.isin(input_ids, special_ids)
+    if attention_mask is not None:
+        maskable &= attention_mask.bool()
+    vocab_size = encoder.tokens.num_embeddings
+    corrupted, targets = mask_tokens(input_ids, maskable, mask_id, vocab_size, rate, generator)
+    states, _ = encoder.encode(corrupted, attention_mask)  # (B, T, C)
+    chosen = targets != IGNORE
+    # only the ~15% chosen positions go through the vocabulary projection
+    return scored(output(states[chosen]), targets[chosen])
 
 
 class CausalLanguageModel(nn.Module):

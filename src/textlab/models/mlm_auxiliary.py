@@ -13,29 +13,25 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from textlab.base.errors import UserError, require_off_or
-from textlab.models.language_model import IGNORE, LMOutput, TiedOutput, mask_tokens, scored
+from textlab.base.errors import require_off_or
+from textlab.models.language_model import LMOutput, TiedOutput, masked_token_loss
 from textlab.models.token_noise import NoiseIds
 from textlab.models.transformer import TransformerClassifier
-
-# The pretraining checkpoint's MaskedLanguageModel holds this head as `output`, under `net.`.
-PRETRAINED_HEAD_PREFIX = "net.output."
-TABLE = "embedding.weight"  # the head's view of the token table it is tied to
 
 
 class AuxiliaryMLM(nn.Module):
     """BERT's masked-token loss of a batch through a classifier's transformer encoder.
 
     Its prediction head is the pretraining one, tied to the classifier's token table: mode=train
-    copies the trained transform and bias from `pretrained=`, and they stay fixed, so the loss
-    holds the encoder (and the table) to the language model pretraining left, rather than
-    letting a head drift to follow the encoder. It masks a separate copy of the batch, so the
-    classification pass still reads the reviews whole.
+    copies the trained transform and bias from `pretrained=` (checkpoint/pretrained.py), and
+    they stay fixed, so the loss holds the encoder (and the table) to the language model
+    pretraining left, rather than letting a head drift to follow the encoder. It masks a
+    separate copy of the batch, so the classification pass still reads the reviews whole.
     """
 
     def __init__(self, net: nn.Module, ids: NoiseIds, rate: float = 0.15) -> None:
         super().__init__()
-        assert isinstance(net, TransformerClassifier), "module.check_mlm refuses other networks"
+        assert isinstance(net, TransformerClassifier), "check_mlm refuses other networks"
         self.output = TiedOutput(net.tokens, net.tokens.embedding_dim)
         self.output.transform.requires_grad_(False)
         self.output.bias.requires_grad_(False)
@@ -44,29 +40,9 @@ class AuxiliaryMLM(nn.Module):
 
     def forward(self, net: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> LMOutput:
         assert isinstance(net, TransformerClassifier)
-        maskable = attention_mask.bool() & ~torch.isin(input_ids, self.special_ids)
-        vocab_size = net.tokens.num_embeddings
-        corrupted, targets = mask_tokens(input_ids, maskable, self.mask_id, vocab_size, self.rate)
-        states, _ = net.encode(corrupted, attention_mask)
-        chosen = targets != IGNORE
-        return scored(self.output(states[chosen]), targets[chosen])
-
-    def load_pretrained(self, state_dict: dict[str, Tensor], path: str) -> None:
-        """The transform and bias of a mode=pretrain checkpoint's prediction head (the table is
-        the classifier's own, already loaded with the encoder)."""
-        head = {
-            key.removeprefix(PRETRAINED_HEAD_PREFIX): value
-            for key, value in state_dict.items()
-            if key.startswith(PRETRAINED_HEAD_PREFIX)
-        }
-        head.pop(TABLE, None)
-        missing = [key for key in self.output.state_dict() if key not in head and key != TABLE]
-        if missing:
-            raise UserError(
-                f"pretrained={path} has no {PRETRAINED_HEAD_PREFIX}{missing[0]}; module.mlm_weight "
-                "expected a transformer's mode=pretrain checkpoint"
-            )
-        self.output.load_state_dict(head, strict=False)
+        return masked_token_loss(
+            net, self.output, input_ids, attention_mask, self.special_ids, self.mask_id, self.rate
+        )
 
 
 def check_mlm(weight: float, net: nn.Module) -> None:

@@ -17,7 +17,11 @@ from textlab.base.errors import UserError
 from textlab.base.fingerprint import fingerprint_json
 from textlab.base.instantiate import build
 from textlab.checkpoint.format import SavedRun, checkpoint_extras, load_checkpoint
-from textlab.checkpoint.pretrained import load_pretrained_encoder, warn_if_carved_differently
+from textlab.checkpoint.pretrained import (
+    load_pretrained_encoder,
+    load_pretrained_head,
+    warn_if_carved_differently,
+)
 from textlab.checkpoint.resume_checks import check_can_resume
 from textlab.models.factory import build_net
 from textlab.models.token_noise import NoiseIds
@@ -66,7 +70,7 @@ def train(
         warn_if_carved_differently(pretrained, cfg)
     module = build_module(cfg, net, datamodule.num_classes, tokenizer)
     if pretrained is not None and getattr(module, "mlm", None) is not None:
-        module.mlm.load_pretrained(pretrained.state_dict, str(pretrained.path))
+        load_pretrained_head(module.mlm.output, pretrained.state_dict, str(pretrained.path))
     if saved is not None:
         check_can_resume(saved, cfg, module)
     config = OmegaConf.to_container(cfg, resolve=True)
