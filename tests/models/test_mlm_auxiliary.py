@@ -2,6 +2,7 @@
 masks, the head it starts from, and what training backpropagates."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,10 +12,16 @@ from quiet_trainer import quiet_trainer
 from torch.utils.data import DataLoader
 
 from textlab.base.errors import ConfigValueError, UserError
+from textlab.checkpoint.format import SavedRun
 from textlab.checkpoint.pretrained import load_pretrained_head
 from textlab.data.collate import PaddingCollator
 from textlab.data.dataset import TokenizedDataset
-from textlab.models.language_model import IGNORE, MaskedLanguageModel, mask_tokens
+from textlab.models.language_model import (
+    IGNORE,
+    CausalLanguageModel,
+    MaskedLanguageModel,
+    mask_tokens,
+)
 from textlab.models.mlm_auxiliary import AuxiliaryMLM
 from textlab.models.rnn import RNNClassifier
 from textlab.models.token_noise import NoiseIds
@@ -59,18 +66,33 @@ def test_the_pretrained_head_is_copied_and_its_table_is_the_classifiers():
         for parameter in pretrained.output.transform.parameters():
             parameter.normal_()
         pretrained.output.bias.normal_()
-    saved = {f"net.{key}": value for key, value in pretrained.state_dict().items()}
+    weights = {f"net.{key}": value for key, value in pretrained.state_dict().items()}
     aux = AuxiliaryMLM(net, IDS)
-    load_pretrained_head(aux.output, saved, "lm.ckpt")
+    load_pretrained_head(aux.output, lm_checkpoint(weights, "mlm"))
     theirs = pretrained.output.state_dict()
     for key, value in aux.output.state_dict().items():
         if key != "embedding.weight":
             torch.testing.assert_close(value, theirs[key], rtol=0, atol=0)
     assert aux.output.embedding is net.tokens  # tied to the table the classifier trains
 
-    encoder_only = {key: value for key, value in saved.items() if ".output." not in key}
+    encoder_only = {key: value for key, value in weights.items() if ".output." not in key}
     with pytest.raises(UserError, match=r"pretrained=lm.ckpt has no net\.output\.\w"):
-        load_pretrained_head(aux.output, encoder_only, "lm.ckpt")
+        load_pretrained_head(aux.output, lm_checkpoint(encoder_only, "auto"))
+
+
+def test_a_causal_checkpoints_head_is_refused():
+    # Its head has the masked-LM head's tensors, so only the objective tells them apart
+    causal = CausalLanguageModel(transformer())
+    weights = {f"net.{key}": value for key, value in causal.state_dict().items()}
+    output = AuxiliaryMLM(transformer(), IDS).output
+    with pytest.raises(UserError, match=r"pretrain\.objective=causal; module\.mlm_weight"):
+        load_pretrained_head(output, lm_checkpoint(weights, "causal"))
+    load_pretrained_head(output, lm_checkpoint(weights, "mlm"))  # the same tensors fit
+
+
+def lm_checkpoint(weights: dict[str, torch.Tensor], objective: str) -> SavedRun:
+    config = {"mode": "pretrain", "pretrain": {"objective": objective}}
+    return SavedRun(Path("lm.ckpt"), config, None, (), weights)  # type: ignore[arg-type]
 
 
 def tiny_loader() -> DataLoader:

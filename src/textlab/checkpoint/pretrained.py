@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor, nn
+from torch import nn
 
 from textlab.base.errors import UserError
 from textlab.checkpoint.format import SavedRun
@@ -76,20 +76,28 @@ def load_pretrained_encoder(net: nn.Module, saved: SavedRun) -> list[str]:
     return [key for key in own if is_head(key)]
 
 
-def load_pretrained_head(output: nn.Module, state_dict: dict[str, Tensor], path: str) -> None:
-    """Copy a pretraining checkpoint's prediction head (module.mlm_weight's) into `output`, all
+def load_pretrained_head(output: nn.Module, saved: SavedRun) -> None:
+    """Copy a masked-LM checkpoint's prediction head (module.mlm_weight's) into `output`, all
     but its token table: that is the classifier's own, loaded with the encoder."""
+    # A causal checkpoint's head has the same tensors but predicts the next token from a
+    # left-to-right context: as a masked-token head it would hold the encoder to the wrong task
+    objective = saved.config.get("pretrain", {}).get("objective", "auto")
+    if objective not in ("auto", "mlm"):
+        raise UserError(
+            f"pretrained={saved.path} was pretrained with pretrain.objective={objective}; "
+            "module.mlm_weight expected a masked-LM checkpoint (pretrain.objective=mlm or auto)"
+        )
     table = "embedding.weight"
     head = {
         key.removeprefix(OUTPUT_PREFIX): value
-        for key, value in state_dict.items()
+        for key, value in saved.state_dict.items()
         if key.startswith(OUTPUT_PREFIX) and key != OUTPUT_PREFIX + table
     }
     missing = [key for key in output.state_dict() if key not in head and key != table]
     if missing:
         raise UserError(
-            f"pretrained={path} has no {OUTPUT_PREFIX}{missing[0]}; module.mlm_weight expected a "
-            "transformer's mode=pretrain checkpoint"
+            f"pretrained={saved.path} has no {OUTPUT_PREFIX}{missing[0]}; module.mlm_weight "
+            "expected a transformer's mode=pretrain checkpoint"
         )
     output.load_state_dict(head, strict=False)
 

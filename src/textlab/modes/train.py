@@ -70,7 +70,7 @@ def train(
         warn_if_carved_differently(pretrained, cfg)
     module = build_module(cfg, net, datamodule.num_classes, tokenizer)
     if pretrained is not None and getattr(module, "mlm", None) is not None:
-        load_pretrained_head(module.mlm.output, pretrained.state_dict, str(pretrained.path))
+        load_pretrained_head(module.mlm.output, pretrained)
     if saved is not None:
         check_can_resume(saved, cfg, module)
     config = OmegaConf.to_container(cfg, resolve=True)
