@@ -41,7 +41,8 @@ KEYS = (
     "trainer.log_every_n_steps", "trainer.check_val_every_n_epoch", "pretrain.objective",
     "pretrain.mask_rate", "pretrain.block_size", "pretrain.val_fraction",
     "pretrain.sampled_softmax", "pretrain.unit", "module.encoder_lr_scale",
-    "module.freeze_encoder_epochs", "module.adversarial_eps", "module.token_mask_rate",
+    "module.embedding_lr_scale", "module.freeze_encoder_epochs", "module.adversarial_eps",
+    "module.token_mask_rate",
     "data.extra_train", "data.extra_train_targets",
 )  # fmt: skip
 SAFE = st.characters(codec="ascii", categories=["L", "N"], include_characters=" _-.,:/")

@@ -159,3 +159,54 @@ def test_target_distributions_are_learned_as_distributions_not_as_labels():
     with torch.no_grad():
         probs = module(batch["input_ids"], batch["attention_mask"]).softmax(-1)
     assert torch.allclose(probs[:, 1], torch.full((4,), 0.7), atol=0.03), probs
+
+
+def fine_tuning_module(**options) -> TextClassifier:
+    torch.manual_seed(0)
+    net = RNNClassifier(
+        vocab_size=20, num_classes=2, pad_id=0, embedding_dim=16, hidden_size=16, dropout=0.0
+    )
+    optimizer = partial(torch.optim.AdamW, lr=1e-2, weight_decay=0.1)
+    scheduler = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-2)
+    return TextClassifier(net, num_classes=2, optimizer=optimizer, scheduler=scheduler, **options)
+
+
+def test_embedding_lr_scale_zero_keeps_the_token_table_while_the_rest_trains():
+    module = fine_tuning_module(encoder_lr_scale=0.5, embedding_lr_scale=0.0)
+    before = {name: p.detach().clone() for name, p in module.net.named_parameters()}
+    quiet_trainer(max_epochs=3).fit(module, tiny_loader())
+    after = dict(module.net.named_parameters())
+    # weight decay too: AdamW's decoupled decay is a multiple of the (zero) rate
+    assert torch.equal(after["embedding.weight"], before["embedding.weight"])
+    moved = [name for name in before if not torch.equal(after[name], before[name])]
+    assert set(moved) == set(before) - {"embedding.weight"}
+
+
+def test_embedding_lr_scale_multiplies_the_encoders_rate_under_a_one_cycle_schedule():
+    module = fine_tuning_module(encoder_lr_scale=0.5, embedding_lr_scale=0.1)
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(module, tiny_loader())
+    net = module.net
+    table, lstm, head = net.embedding.weight, net.rnn.weight_hh_l0, net.head.weight
+    rates = {}
+    for group in trainer.optimizers[0].param_groups:  # where the schedule left them
+        for parameter in group["params"]:
+            rates[id(parameter)] = group["lr"]
+    assert rates[id(lstm)] == pytest.approx(0.5 * rates[id(head)])
+    assert rates[id(table)] == pytest.approx(0.1 * rates[id(lstm)])
+
+
+def test_embedding_lr_scale_on_a_network_without_a_token_table_is_a_one_line_error():
+    class Counts(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = torch.nn.Linear(1, 2)
+
+        def forward(self, input_ids, attention_mask):
+            return self.head(attention_mask.sum(1, keepdim=True).float())
+
+    optimizer = partial(torch.optim.AdamW, lr=1e-2)
+    with pytest.raises(UserError, match="embedding_lr_scale.*Counts: it has no single token"):
+        TextClassifier(Counts(), num_classes=2, optimizer=optimizer, embedding_lr_scale=0.0)
+    with pytest.raises(UserError, match="embedding_lr_scale=-1"):
+        fine_tuning_module(embedding_lr_scale=-1.0)

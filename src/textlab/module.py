@@ -19,7 +19,12 @@ from textlab.callbacks.freeze_encoder import FreezeEncoder
 from textlab.callbacks.log_count_ratios import LogCountRatios
 from textlab.models.adversarial import adversarial_losses, check_adversarial
 from textlab.models.mlm_auxiliary import AuxiliaryMLM, check_mlm
-from textlab.models.optimization import check_options, configure_optimization
+from textlab.models.optimization import (
+    check_embedding_lr_scale,
+    check_options,
+    configure_optimization,
+    parameter_groups,
+)
 from textlab.models.protocols import EmbedsTokens, FitsFromData, MemberEnsemble
 from textlab.models.token_noise import NoiseIds, noised_batch
 
@@ -37,8 +42,9 @@ class TextClassifier(L.LightningModule):
     `compile` compiles the network in place (`nn.Module.compile`: parameter names, and so
     checkpoints, stay the same); an ensemble's members, since training calls them one by one.
     Fine-tuning a pretrained encoder (`pretrained=`): `encoder_lr_scale` multiplies the
-    learning rate of everything but the class head; `freeze_encoder_epochs` trains the head
-    alone for that many epochs first (FreezeEncoder).
+    learning rate of everything but the class head, `embedding_lr_scale` the token table's
+    again (0: fixed); `freeze_encoder_epochs` trains the head alone for that many epochs
+    first (FreezeEncoder).
     `adversarial_eps` > 0 adds the loss of each training batch with its token embeddings
     perturbed against it (models/adversarial.py), once the encoder trains; the logged loss
     stays the clean one. `token_mask_rate` > 0 hides that share of training tokens
@@ -60,6 +66,7 @@ class TextClassifier(L.LightningModule):
         compile: bool = False,
         encoder_lr_scale: float = 1.0,
         freeze_encoder_epochs: int = 0,
+        embedding_lr_scale: float = 1.0,
         adversarial_eps: float = 0.0,
         token_mask_rate: float = 0.0,
         mlm_weight: float = 0.0,
@@ -69,6 +76,7 @@ class TextClassifier(L.LightningModule):
         labels = "at least 2 labels in the training data (or in data.label_names)"
         require(num_classes >= 2, "num_classes", num_classes, labels)
         check_options(scheduler_interval, label_smoothing, encoder_lr_scale, freeze_encoder_epochs)
+        check_embedding_lr_scale(embedding_lr_scale, net)
         check_adversarial(adversarial_eps, net, compile)
         require(0 <= token_mask_rate < 1, "token_mask_rate", token_mask_rate, "a number in [0, 1)")
         check_mlm(mlm_weight, net)
@@ -83,6 +91,16 @@ class TextClassifier(L.LightningModule):
                 member.compile()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self._add_metrics(num_classes, net)
+        self.val_acc_best = MaxMetric()
+        self._running: torch.Tensor | None = None
+        # Saved in checkpoints, so a resumed run continues the best score and, mid-epoch, the
+        # running training metrics instead of starting them over.
+        for metric in (self.train_metrics, self.train_loss, self.val_acc_best):
+            metric.persistent(True)
+
+    def _add_metrics(self, num_classes: int, net: nn.Module) -> None:
+        """Accuracy, F1 and mean loss per stage; each ensemble member's accuracy."""
         for stage in STAGES:
             metrics = MetricCollection(
                 {
@@ -101,12 +119,6 @@ class TextClassifier(L.LightningModule):
                 for name in (net.members if isinstance(net, MemberEnsemble) else {})
             }
         )
-        self.val_acc_best = MaxMetric()
-        self._running: torch.Tensor | None = None
-        # Saved in checkpoints, so a resumed run continues the best score and, mid-epoch, the
-        # running training metrics instead of starting them over.
-        for metric in (self.train_metrics, self.train_loss, self.val_acc_best):
-            metric.persistent(True)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, attention_mask)
@@ -250,7 +262,8 @@ class TextClassifier(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         lr = getattr(self.optimizer_factory, "keywords", {}).get("lr")
-        groups = self._parameter_groups(lr) if lr is not None else None
+        scales = (self.hparams.encoder_lr_scale, self.hparams.embedding_lr_scale)
+        groups = parameter_groups(self.net, lr, *scales, is_head) if lr is not None else None
         return configure_optimization(
             self.optimizer_factory,
             self.scheduler_factory,
@@ -259,18 +272,6 @@ class TextClassifier(L.LightningModule):
             self.hparams.scheduler_interval,
             groups_scaled=groups is not None,
         )
-
-    def _parameter_groups(self, lr: float) -> list[dict[str, Any]] | None:
-        """An ensemble's groups (each member's lr_scale), or encoder and head apart when
-        `encoder_lr_scale` is not 1 (fine-tuning); None: one group."""
-        if isinstance(self.net, MemberEnsemble):
-            return self.net.optimizer_groups(lr)
-        scale = self.hparams.encoder_lr_scale
-        if scale == 1.0:
-            return None
-        head = [p for name, p in self.net.named_parameters() if is_head(name)]
-        encoder = [p for name, p in self.net.named_parameters() if not is_head(name)]
-        return [{"params": encoder, "lr": lr * scale}, {"params": head, "lr": lr}]
 
 
 def is_head(parameter_name: str) -> bool:

@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+from torch import nn
 
 from textlab.base.errors import UserError, require
+from textlab.models.protocols import EmbedsTokens, MemberEnsemble
 
 
 def configure_optimization(
@@ -75,6 +77,33 @@ def _steps_for_epochs(epochs: Any, trainer: Any, total: int) -> int:
     return total // max_epochs * epochs
 
 
+def parameter_groups(
+    net: nn.Module,
+    lr: float,
+    encoder_lr_scale: float,
+    embedding_lr_scale: float,
+    is_head: Callable[[str], bool],
+) -> list[dict[str, Any]] | None:
+    """An ensemble's groups (each member's lr_scale); or, fine-tuning, the head at `lr`, the
+    encoder at `lr * encoder_lr_scale` and its token table at that times `embedding_lr_scale`.
+    None: one group. A scale of 0 keeps the table as loaded: AdamW's step and its decoupled
+    weight decay are both multiples of the rate."""
+    if isinstance(net, MemberEnsemble):
+        return net.optimizer_groups(lr)
+    if encoder_lr_scale == 1.0 and embedding_lr_scale == 1.0:
+        return None
+    table = set()
+    if embedding_lr_scale != 1.0 and isinstance(net, EmbedsTokens):
+        table = {id(p) for p in net.token_embedding().parameters()}
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, parameter in net.named_parameters():
+        scale = 1.0 if is_head(name) else encoder_lr_scale
+        if id(parameter) in table:
+            scale *= embedding_lr_scale
+        groups.setdefault(scale, []).append(parameter)
+    return [{"params": params, "lr": lr * scale} for scale, params in groups.items()]
+
+
 def check_options(
     scheduler_interval: str,
     label_smoothing: float,
@@ -96,3 +125,11 @@ def check_options(
         freeze_encoder_epochs,
         "an integer >= 0",
     )
+
+
+def check_embedding_lr_scale(embedding_lr_scale: float, net: nn.Module) -> None:
+    require(embedding_lr_scale >= 0, "embedding_lr_scale", embedding_lr_scale, "a number >= 0")
+    tables = isinstance(net, EmbedsTokens) and not isinstance(net, MemberEnsemble)
+    if embedding_lr_scale != 1.0 and not tables:
+        no_table = f"1 for {type(net).__name__}: it has no single token table to slow or fix"
+        require(False, "embedding_lr_scale", embedding_lr_scale, no_table)

@@ -115,7 +115,12 @@ def build_module(
     # the fine-tuning options shape how a pretrained encoder is trained; a random one is not
     # worth freezing, slowing or holding to a language model it never was, so the same
     # experiment serves both starts
-    from_scratch = {"encoder_lr_scale": 1.0, "freeze_encoder_epochs": 0, "mlm_weight": 0.0}
+    from_scratch = {
+        "encoder_lr_scale": 1.0,
+        "embedding_lr_scale": 1.0,
+        "freeze_encoder_epochs": 0,
+        "mlm_weight": 0.0,
+    }
     fine_tuning = {} if cfg.get("pretrained") else from_scratch
     return build(
         cfg.module, "module", net=net, num_classes=num_classes, noise_ids=ids, **fine_tuning
