@@ -210,3 +210,5 @@ def test_embedding_lr_scale_on_a_network_without_a_token_table_is_a_one_line_err
         TextClassifier(Counts(), num_classes=2, optimizer=optimizer, embedding_lr_scale=0.0)
     with pytest.raises(UserError, match="embedding_lr_scale=-1"):
         fine_tuning_module(embedding_lr_scale=-1.0)
+    with pytest.raises(UserError, match="embedding_lr_scale=inf"):
+        fine_tuning_module(embedding_lr_scale=float("inf"))

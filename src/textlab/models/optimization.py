@@ -4,6 +4,7 @@ torch checks lr, betas, momentum... only here, long after the config was compose
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -128,8 +129,9 @@ def check_options(
 
 
 def check_embedding_lr_scale(embedding_lr_scale: float, net: nn.Module) -> None:
-    require(embedding_lr_scale >= 0, "embedding_lr_scale", embedding_lr_scale, "a number >= 0")
-    tables = isinstance(net, EmbedsTokens) and not isinstance(net, MemberEnsemble)
-    if embedding_lr_scale != 1.0 and not tables:
-        no_table = f"1 for {type(net).__name__}: it has no single token table to slow or fix"
-        require(False, "embedding_lr_scale", embedding_lr_scale, no_table)
+    """A finite scale >= 0, and anything but 1 only for a network with one token table."""
+    key, finite = "embedding_lr_scale", math.isfinite(embedding_lr_scale)
+    require(finite and embedding_lr_scale >= 0, key, embedding_lr_scale, "a number >= 0")
+    table = isinstance(net, EmbedsTokens) and not isinstance(net, MemberEnsemble)
+    no_table = f"1 for {type(net).__name__}: it has no single token table to slow or fix"
+    require(embedding_lr_scale == 1.0 or table, key, embedding_lr_scale, no_table)
