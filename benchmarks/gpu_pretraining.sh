@@ -7,6 +7,8 @@
 # PRETRAIN_S seconds, default 300: last.ckpt is written every epoch), fine-tunes
 # experiment=imdb_transformer_gpu from its last checkpoint (FINETUNE_S, default 240), and
 # copies each run's metrics.json and run.log to OUT (default $OUT, else /tmp/gpu-out).
+# DEADLINE (seconds since the epoch, optional) cuts each bound to the time left before it, so
+# the pair ends inside a lease's command limit whatever the pretraining took.
 # OVERRIDES go to both runs (a CPU rehearsal: shrink the model and data, same script).
 set -u
 imdb=$(realpath "$1"); out=$(realpath -m "${2:-${OUT:-/tmp/gpu-out}}"); shift $(( $# < 2 ? $# : 2 ))
@@ -21,6 +23,8 @@ fi
 step() {  # NAME SECONDS OVERRIDES...: run.py bounded, its figures into $out
   local name=$1 secs=$2; shift 2
   local start=$(date +%s)
+  if [ -n "${DEADLINE:-}" ] && (( DEADLINE - start < secs )); then secs=$(( DEADLINE - start )); fi
+  (( secs > 0 )) || secs=1  # timeout 0 would mean no bound at all
   timeout "$secs" "$python" run.py hydra.run.dir="$work/$name" data.root="$imdb" "$@" "${extra[@]}" \
     > "$out/$name.log" 2>&1
   local rc=$?

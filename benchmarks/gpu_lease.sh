@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Everything textlab checks on a lent GPU machine, in one bounded command (about 8 minutes):
+#   bash benchmarks/gpu_lease.sh        from the project root, on the GPU machine
+# First the timing benchmarks with nothing else on the GPU (transformer_mfu.py at BERT-small
+# and BERT-base, attention_speed.py), then gpu_pretraining.sh's recipe with the functional
+# checks beside it (accelerator auto-selection, one bf16 epoch, eval, predict, ONNX export).
+# Here, beforehand: the wheels the machine lacks in .gpu/wheels (hydra-core, omegaconf,
+# antlr4-python3-runtime) and the packed train split in .gpu/aclImdb-train.tgz (benchmarks/
+# README.md "A GPU recipe"); carry .gpu. A lease returns at most 8 files, so the logs come back
+# as $OUT/all.tgz (repacked every 20 s, so a cut command still returns them) and status.txt.
+# BUDGET (seconds, default 515) is when the recipe must be done; DEV/ACCEL/*_ARGS/TGZ let the
+# same script rehearse on a CPU with a shrunk model (see the section above).
+set -u
+T0=$(date +%s)
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
+LOG=/tmp/gpulog; mkdir -p $LOG
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+ACCEL=${ACCEL:-gpu}; DEV=${DEV:-cuda}; BUDGET=${BUDGET:-515}
+python3 -m pip install -q --no-deps --no-index .gpu/wheels/*.whl > $LOG/pip.log 2>&1
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
+  python3 -c 'import torch, lightning, hydra, tokenizers, torchmetrics; print("torch", torch.__version__, "lightning", lightning.__version__, "hydra", hydra.__version__, "tokenizers", tokenizers.__version__, "torchmetrics", torchmetrics.__version__)'
+  nproc; python3 --version; } > $LOG/machine.txt 2>&1
+pack() { tar czf $OUT/.all.tgz -C $LOG . 2>/dev/null && mv $OUT/.all.tgz $OUT/all.tgz; cp $LOG/status.txt $OUT/ 2>/dev/null; }
+( while sleep 20; do pack; done ) & packer=$!
+step() {  # NAME SECONDS CMD...: bounded, logged to $LOG/NAME.log, one status line
+  local name=$1 secs=$2; shift 2
+  local start=$(date +%s)
+  timeout "$secs" "$@" > "$LOG/$name.log" 2>&1; local rc=$?
+  echo "$name rc=$rc $(( $(date +%s) - start ))s (t=$(( $(date +%s) - T0 ))s)" | tee -a "$LOG/status.txt"
+}
+mkdir -p /tmp/imdb; ( tar xzf ${TGZ:-.gpu/aclImdb-train.tgz} -C /tmp/imdb; echo "untar rc=$? t=$(( $(date +%s) - T0 ))s" >> $LOG/status.txt ) &
+untar=$!
+# 1. timing, nothing else on the GPU
+mfu="python3 benchmarks/transformer_mfu.py --device $DEV"; x=${MFU_ARGS:-}
+small="--d-model 512 --num-heads 8 --num-layers 4 --ffn-dim 2048"
+step mfu_small 45 $mfu $small $x
+step mfu_small_b128 45 $mfu $small --batch-size 128 $x
+step mfu_base 45 $mfu $x
+step mfu_small_manual 45 $mfu $small --attention manual $x
+step attention 45 python3 benchmarks/attention_speed.py --device $DEV --dtype bf16 ${ATT_ARGS:-}
+wait $untar
+# 2. the recipe (pretrain, fine-tune) in the background, bounded to end by the deadline
+export DEADLINE=$(( T0 + BUDGET ))
+PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-8} PRETRAIN_S=${PRETRAIN_S:-250} FINETUNE_S=${FINETUNE_S:-240} \
+  bash benchmarks/gpu_pretraining.sh /tmp/imdb/aclImdb $LOG/recipe ${RECIPE_ARGS:-} > $LOG/recipe.out 2>&1 &
+recipe=$!
+# 3. functional checks beside it (small; they share the GPU with the pretraining's first minutes)
+d=/tmp/gpu-runs
+step fast_auto 120 python3 run.py debug=fast hydra.run.dir=$d/fast ${FUNC_ARGS:-}
+grep -h "GPU available\|TPU available\|accelerator" $LOG/fast_auto.log | head -3 >> $LOG/status.txt
+step bf16 180 python3 run.py model=transformer trainer.accelerator=$ACCEL trainer.precision=bf16-mixed \
+  trainer.max_epochs=1 hydra.run.dir=$d/bf16 ${FUNC_ARGS:-}
+cp $d/bf16/metrics.json $LOG/bf16-metrics.json 2>/dev/null
+ck=$d/bf16/checkpoints/best.ckpt
+if [ -f "$ck" ]; then
+  step eval 90 python3 run.py mode=eval ckpt_path=$ck trainer.accelerator=$ACCEL hydra.run.dir=$d/eval
+  cp $d/eval/metrics.json $LOG/eval-metrics.json 2>/dev/null
+  step predict 60 python3 run.py mode=predict ckpt_path=$ck trainer.accelerator=$ACCEL 'predict.text="a sharp, funny film"' hydra.run.dir=$d/pred
+  step export 90 python3 run.py mode=export ckpt_path=$ck hydra.run.dir=$d/export
+fi
+wait $recipe
+echo "recipe done t=$(( $(date +%s) - T0 ))s" >> $LOG/status.txt
+nvidia-smi >> $LOG/machine.txt 2>&1
+kill $packer; pack
+cat $LOG/status.txt
