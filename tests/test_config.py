@@ -109,6 +109,7 @@ def test_checkpoint_and_logger_paths_follow_the_run_dir_contract(tmp_path):
         ("data.max_length=0", "data.max_length=0: expected an integer >= 2"),
         ("data.val_fraction=1.5", "data.val_fraction=1.5: expected a number in (0, 1)"),
         ("data.train_size=-1", "data.train_size=-1: expected"),
+        ("data.pad_to_multiple_of=0", "data.pad_to_multiple_of=0: expected a positive integer"),
     ],
 )
 def test_bad_data_values_name_the_full_key(tmp_path, override, message):

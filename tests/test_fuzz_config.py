@@ -33,6 +33,7 @@ from textlab.run.trainer import build_trainer, check_trains_and_validates
 KEYS = (
     "seed", "data.batch_size", "data.max_length", "data.val_fraction", "data.num_workers",
     "data.train_size", "data.test_size", "data.min_words", "data.max_words", "data.bucket_pool",
+    "data.pad_to_multiple_of",
     "tokenizer.vocab_size", "tokenizer.min_frequency", "tokenizer.kind", "model.hidden_size",
     "model.embedding_dim", "model.num_layers", "model.dropout", "model.weight_drop", "model.cell",
     "model.pooling",

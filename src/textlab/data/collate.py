@@ -1,4 +1,5 @@
-"""Padding collator: pads each batch to its own longest sequence, not to a global max length."""
+"""Padding collator: pads each batch to its own longest sequence, not to a global max length
+(rounded up to a multiple, when asked, so that a GPU sees a few shapes rather than hundreds)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ class PaddingCollator:
     """Turn items `{"input_ids": LongTensor[T_i], "label": int}` into one padded batch.
 
     Returns `input_ids` (B, T) long, `attention_mask` (B, T) bool (True on real tokens),
-    `lengths` (B,) long and `labels` (B,) long, where T is the longest item in the batch;
-    `targets` (B, C) float when the items carry `"target"` distributions.
+    `lengths` (B,) long and `labels` (B,) long, where T is the longest item in the batch
+    rounded up to a multiple of `pad_to_multiple_of`; `targets` (B, C) float when the items
+    carry `"target"` distributions.
     """
 
-    def __init__(self, pad_id: int) -> None:
+    def __init__(self, pad_id: int, pad_to_multiple_of: int = 1) -> None:
         self.pad_id = pad_id
+        self.multiple = pad_to_multiple_of
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         lengths = torch.tensor([len(item["input_ids"]) for item in items], dtype=torch.long)
         longest = int(lengths.max()) if len(items) else 0
+        longest = -(-longest // self.multiple) * self.multiple
         input_ids = torch.full((len(items), longest), self.pad_id, dtype=torch.long)
         for row, item in enumerate(items):
             input_ids[row, : lengths[row]] = torch.as_tensor(item["input_ids"], dtype=torch.long)

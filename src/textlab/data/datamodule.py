@@ -53,7 +53,8 @@ class TextDataModule(L.LightningDataModule):
     `eval_max_length` (None: the same). Without a "val" split from the source, validation is carved
     from train: `val_fraction` of each class, chosen by `seed`. `streaming` reads and tokenizes
     files on the fly (sources with `streams()`), shuffling through `shuffle_buffer` examples;
-    `bucketing` batches similar lengths together (pools of `bucket_pool` batches). With
+    `bucketing` batches similar lengths together (pools of `bucket_pool` batches), and each
+    batch is padded to a multiple of `pad_to_multiple_of` (fewer shapes for a GPU). With
     `cache_dir`, in-memory token ids are cached there per (tokenizer, split, max_length).
     `unlabelled` (paths or globs of text without labels) is read by mode=pretrain only;
     `extra_train` (labelled files, e.g. a teacher's predictions) joins the training split only,
@@ -74,6 +75,7 @@ class TextDataModule(L.LightningDataModule):
         bucketing: bool = False,
         shuffle_buffer: int = 10_000,
         bucket_pool: int = 50,
+        pad_to_multiple_of: int = 1,
         cache_dir: str | None = None,
         unlabelled: str | list[str] | None = None,
         extra_train: str | list[str] | None = None,
@@ -84,6 +86,7 @@ class TextDataModule(L.LightningDataModule):
             ("batch_size", batch_size),
             ("shuffle_buffer", shuffle_buffer),
             ("bucket_pool", bucket_pool),
+            ("pad_to_multiple_of", pad_to_multiple_of),
         ):
             require(at_least(value, 1), key, value, "a positive integer")
         require(at_least(max_length, 2), "max_length", max_length, "an integer >= 2 ([CLS] too)")
@@ -110,6 +113,7 @@ class TextDataModule(L.LightningDataModule):
         self.seed = seed
         self.streaming, self.bucketing = streaming, bucketing and not streaming
         self.shuffle_buffer, self.bucket_pool = shuffle_buffer, bucket_pool
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.cache_dir = cache_dir
         self.unlabelled, self.extra_train = unlabelled, extra_train
         self.extra_train_targets = extra_train_targets
@@ -159,7 +163,7 @@ class TextDataModule(L.LightningDataModule):
         """Use `tokenizer` (trained on the train split) for every split from now on."""
         self.tokenizer = tokenizer
         self.tokenizer_fingerprint = tokenizer_fingerprint(tokenizer)
-        self.collator = PaddingCollator(pad_id(tokenizer))
+        self.collator = PaddingCollator(pad_id(tokenizer), self.pad_to_multiple_of)
         self._datasets.clear()
 
     def length_of(self, name: str) -> int:
