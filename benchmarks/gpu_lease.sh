@@ -4,6 +4,7 @@
 # First the timing benchmarks with nothing else on the GPU (transformer_mfu.py at BERT-small
 # and BERT-base, attention_speed.py), then gpu_pretraining.sh's recipe with the functional
 # checks beside it (accelerator auto-selection, one bf16 epoch, eval, predict, ONNX export).
+# FT_SPEED=1 (default) first times 150 fine-tuning steps with data.pad_to_multiple_of 1 and 64.
 # Here, beforehand: the wheels the machine lacks in .gpu/wheels (hydra-core, omegaconf,
 # antlr4-python3-runtime) and the packed train split in .gpu/aclImdb-train.tgz (benchmarks/
 # README.md "A GPU recipe"); carry .gpu. A lease returns at most 8 files, so the logs come back
@@ -39,6 +40,16 @@ step mfu_base 45 $mfu $x
 step mfu_small_manual 45 $mfu $small --attention manual $x
 step attention 45 python3 benchmarks/attention_speed.py --device $DEV --dtype bf16 ${ATT_ARGS:-}
 wait $untar
+# fine-tuning step time at the recipe's shape, tight padding against multiples of 64 (the first
+# lease saw 107 ms a step against the benchmark's 9.3 ms); run_training_batch in each log's report
+ft="python3 run.py experiment=imdb_transformer_gpu data.root=/tmp/imdb/aclImdb trainer.max_epochs=1"
+ft="$ft +trainer.limit_train_batches=150 +trainer.limit_val_batches=5 +trainer.profiler=simple"
+if [ "${FT_SPEED:-1}" = 1 ]; then
+  for pad in 1 64; do
+    step ft_pad$pad 100 $ft data.pad_to_multiple_of=$pad hydra.run.dir=/tmp/gpu-runs/ft$pad ${FT_ARGS:-}
+    grep -a "run_training_batch" $LOG/ft_pad$pad.log | head -1 | tr -s ' ' >> $LOG/status.txt
+  done
+fi
 # 2. the recipe (pretrain, fine-tune) in the background, bounded to end by the deadline
 export DEADLINE=$(( T0 + BUDGET ))
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-8} PRETRAIN_S=${PRETRAIN_S:-250} FINETUNE_S=${FINETUNE_S:-240} \
