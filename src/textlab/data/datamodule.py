@@ -53,9 +53,9 @@ class TextDataModule(L.LightningDataModule):
     `eval_max_length` (None: the same). Without a "val" split from the source, validation is carved
     from train: `val_fraction` of each class, chosen by `seed`. `streaming` reads and tokenizes
     files on the fly (sources with `streams()`), shuffling through `shuffle_buffer` examples;
-    `bucketing` batches similar lengths together (pools of `bucket_pool` batches), and each
-    batch is padded to a multiple of `pad_to_multiple_of` (fewer shapes for a GPU). With
-    `cache_dir`, in-memory token ids are cached there per (tokenizer, split, max_length).
+    `bucketing` batches similar lengths together (pools of `bucket_pool` batches); batches are
+    padded to a multiple of `pad_to_multiple_of` (fewer shapes for a GPU). `cache_dir` caches
+    in-memory token ids per (tokenizer, split, max_length).
     `unlabelled` (paths or globs of text without labels) is read by mode=pretrain only;
     `extra_train` (labelled files, e.g. a teacher's predictions) joins the training split only,
     as labels or (`extra_train_targets="probabilities"`) as the teacher's distributions.
@@ -113,8 +113,7 @@ class TextDataModule(L.LightningDataModule):
         self.seed = seed
         self.streaming, self.bucketing = streaming, bucketing and not streaming
         self.shuffle_buffer, self.bucket_pool = shuffle_buffer, bucket_pool
-        self.pad_to_multiple_of = pad_to_multiple_of
-        self.cache_dir = cache_dir
+        self.cache_dir, self.pad_to_multiple_of = cache_dir, pad_to_multiple_of
         self.unlabelled, self.extra_train = unlabelled, extra_train
         self.extra_train_targets = extra_train_targets
         self.tokenizer: Tokenizer | None = None
@@ -229,10 +228,8 @@ class TextDataModule(L.LightningDataModule):
         split = self.splits()["val"]
         if isinstance(split, StreamSplit):
             texts_labels = list(islice(split.examples(), PREVIEW_SIZE))
-            return self._encode(
-                TextSplit([t for t, _ in texts_labels], [y for _, y in texts_labels]),
-                self.eval_max_length,
-            )
+            preview = TextSplit([t for t, _ in texts_labels], [y for _, y in texts_labels])
+            return self._encode(preview, self.eval_max_length)
         return self.dataset("val")  # type: ignore[return-value]
 
     def _epoch(self) -> int:
