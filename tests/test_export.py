@@ -57,7 +57,7 @@ for name, member in (("lstm", MODELS["lstm"]), ("transformer", TRANSFORMER)):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
+@pytest.mark.parametrize("pooling", ["max", "mean", "last", "meanmax"])
 @pytest.mark.parametrize(("layers", "bidirectional"), [(1, True), (2, True), (2, False)])
 def test_pack_free_rnn_gives_the_packed_models_logits(cell, pooling, layers, bidirectional):
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ from textlab.models.rnn import RNNClassifier
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "meanmax"])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_padding_never_changes_a_prediction(cell, pooling, bidirectional):
     torch.manual_seed(0)

@@ -40,7 +40,7 @@ def test_sinusoidal_table_matches_the_closed_form(d_model):
 
 
 @pytest.mark.parametrize("positional", ["sinusoidal", "rotary", "alibi"])
-@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["cls", "mean", "max", "meanmax"])
 @pytest.mark.parametrize("norm", ["pre", "post"])
 def test_manual_and_sdpa_classifiers_give_same_logits_and_gradients(pooling, norm, positional):
     kwargs = {"pooling": pooling, "norm": norm, "positional": positional}
@@ -59,7 +59,7 @@ def test_manual_and_sdpa_classifiers_give_same_logits_and_gradients(pooling, nor
 
 
 @pytest.mark.parametrize("positional", ["sinusoidal", "rotary", "alibi"])
-@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["cls", "mean", "max", "meanmax"])
 @pytest.mark.parametrize("attention", ["manual", "sdpa"])
 def test_logits_of_a_review_do_not_depend_on_padding_from_longer_reviews(
     attention, pooling, positional

@@ -7,9 +7,11 @@ from collections.abc import Callable
 import torch
 
 # What each model family may pool: a recurrent encoder's final states ("last"), a transformer's
-# [CLS] vector ("cls"), or either's states over real tokens ("mean", "max").
-RNN_POOLINGS = ("last", "mean", "max")
-ENCODER_POOLINGS = ("cls", "mean", "max")
+# [CLS] vector ("cls"), or either's states over real tokens ("mean", "max", and "meanmax": the
+# two side by side, as ULMFiT's concat pooling, so the head sees the whole review's average
+# and its strongest phrase).
+RNN_POOLINGS = ("last", "mean", "max", "meanmax")
+ENCODER_POOLINGS = ("cls", "mean", "max", "meanmax")
 
 
 def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -23,6 +25,16 @@ def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return states.masked_fill(~mask.unsqueeze(-1), torch.finfo(states.dtype).min).amax(dim=1)
 
 
+def masked_mean_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`masked_mean` and `masked_max` concatenated: (B, 2D)."""
+    return torch.cat([masked_mean(states, mask), masked_max(states, mask)], dim=-1)
+
+
 def masked_pool(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """`masked_mean` or `masked_max` for `kind` "mean" or "max"."""
-    return {"mean": masked_mean, "max": masked_max}[kind]
+    """`masked_mean`, `masked_max` or `masked_mean_max` for `kind` "mean", "max" or "meanmax"."""
+    return {"mean": masked_mean, "max": masked_max, "meanmax": masked_mean_max}[kind]
+
+
+def pooled_width(kind: str, width: int) -> int:
+    """Features a head reads after pooling `kind` over vectors of `width`."""
+    return 2 * width if kind == "meanmax" else width

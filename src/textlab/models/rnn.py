@@ -7,7 +7,7 @@ from torch import nn
 from torch.func import functional_call
 
 from textlab.base.errors import require
-from textlab.models.pooling import RNN_POOLINGS, masked_pool
+from textlab.models.pooling import RNN_POOLINGS, masked_pool, pooled_width
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -54,7 +54,7 @@ class RNNClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         num_directions = 2 if bidirectional else 1
-        self.head = nn.Linear(hidden_size * num_directions, num_classes)
+        self.head = nn.Linear(pooled_width(pooling, hidden_size * num_directions), num_classes)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) from `input_ids` (B, T) and `attention_mask` (B, T), True on tokens."""

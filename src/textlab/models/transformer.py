@@ -14,7 +14,7 @@ from textlab.models.attention import (
     MultiHeadAttention,
     head_size,
 )
-from textlab.models.pooling import ENCODER_POOLINGS, masked_pool
+from textlab.models.pooling import ENCODER_POOLINGS, masked_pool, pooled_width
 from textlab.models.positional import (
     POSITIONAL_KINDS,
     AlibiBias,
@@ -23,7 +23,7 @@ from textlab.models.positional import (
     build_positional,
 )
 
-Pooling = Literal["cls", "mean", "max"]  # ENCODER_POOLINGS
+Pooling = Literal["cls", "mean", "max", "meanmax"]  # ENCODER_POOLINGS
 NormPlacement = Literal["pre", "post"]
 
 
@@ -170,7 +170,9 @@ class TransformerClassifier(nn.Module):
         )
         # post-norm blocks already end in a LayerNorm; pre-norm leaves the residual stream raw
         self.final_norm = nn.LayerNorm(d_model) if norm == "pre" else nn.Identity()
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d_model, num_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(pooled_width(pooling, d_model), num_classes)
+        )
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Logits (B, num_classes); `attention_mask` is True at real tokens (None: no padding)."""
