@@ -49,6 +49,20 @@ def test_collator_rounds_the_padded_length_up_to_the_multiple():
     assert batch["lengths"].tolist() == [3, 5]
     # a batch whose longest is already a multiple is not padded further
     assert PaddingCollator(0, pad_to_multiple_of=5)(items)["input_ids"].shape == (2, 5)
+    # never past the widest input the network takes (6 here), unless an item is longer itself
+    assert PaddingCollator(0, pad_to_multiple_of=4, max_width=6)(items)["input_ids"].shape == (2, 6)
+    assert PaddingCollator(0, pad_to_multiple_of=4, max_width=3)(items)["input_ids"].shape == (2, 5)
+
+
+def test_a_transformer_whose_max_length_is_no_multiple_still_reads_every_padded_batch():
+    """data.max_length=20 with pad_to_multiple_of=16: 32 columns would pass the network's
+    max_length (the rotary tables' size), so padding stops at 20."""
+    net = TransformerClassifier(50, 2, 0, d_model=16, num_heads=2, num_layers=1, ffn_dim=32,
+                                positional="rotary", pooling="mean", max_length=20)  # fmt: skip
+    items = [{"input_ids": torch.randint(3, 50, (n,)), "label": 0} for n in (18, 3)]
+    batch = PaddingCollator(0, pad_to_multiple_of=16, max_width=20)(items)
+    assert batch["input_ids"].shape == (2, 20)
+    assert net(batch["input_ids"], batch["attention_mask"]).shape == (2, 2)
 
 
 @pytest.mark.parametrize("kind", ["transformer", "lstm"])
@@ -81,3 +95,14 @@ def test_the_datamodule_pads_every_split_to_the_configured_multiple(options):
     for loader in (data.train_dataloader(), data.val_dataloader(), data.test_dataloader()):
         widths = [batch["input_ids"].shape[1] for batch in loader]
         assert widths and all(width % 16 == 0 for width in widths), widths
+
+
+def test_the_datamodule_never_pads_past_the_longest_input_it_reads():
+    data = synthetic_datamodule(
+        train_size=64, test_size=32, batch_size=8, max_length=20, pad_to_multiple_of=16
+    )
+    data.attach_tokenizer(TokenizerSpec(kind="word", vocab_size=200, min_frequency=1).train(
+        data.splits()["train"].texts
+    ))  # fmt: skip
+    widths = {batch["input_ids"].shape[1] for batch in data.train_dataloader()}
+    assert widths and widths <= {16, 20}, widths

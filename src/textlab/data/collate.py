@@ -14,18 +14,20 @@ class PaddingCollator:
 
     Returns `input_ids` (B, T) long, `attention_mask` (B, T) bool (True on real tokens),
     `lengths` (B,) long and `labels` (B,) long, where T is the longest item in the batch
-    rounded up to a multiple of `pad_to_multiple_of`; `targets` (B, C) float when the items
-    carry `"target"` distributions.
+    rounded up to a multiple of `pad_to_multiple_of`, but not past `max_width` (the longest
+    input the network accepts) unless an item is longer itself; `targets` (B, C) float when
+    the items carry `"target"` distributions.
     """
 
-    def __init__(self, pad_id: int, pad_to_multiple_of: int = 1) -> None:
+    def __init__(self, pad_id: int, pad_to_multiple_of: int = 1, max_width: int | None = None):
         self.pad_id = pad_id
-        self.multiple = pad_to_multiple_of
+        self.multiple, self.max_width = pad_to_multiple_of, max_width
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         lengths = torch.tensor([len(item["input_ids"]) for item in items], dtype=torch.long)
         longest = int(lengths.max()) if len(items) else 0
-        longest = -(-longest // self.multiple) * self.multiple
+        rounded = -(-longest // self.multiple) * self.multiple
+        longest = rounded if self.max_width is None else max(longest, min(rounded, self.max_width))
         input_ids = torch.full((len(items), longest), self.pad_id, dtype=torch.long)
         for row, item in enumerate(items):
             input_ids[row, : lengths[row]] = torch.as_tensor(item["input_ids"], dtype=torch.long)

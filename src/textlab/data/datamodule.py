@@ -162,7 +162,8 @@ class TextDataModule(L.LightningDataModule):
         """Use `tokenizer` (trained on the train split) for every split from now on."""
         self.tokenizer = tokenizer
         self.tokenizer_fingerprint = tokenizer_fingerprint(tokenizer)
-        self.collator = PaddingCollator(pad_id(tokenizer), self.pad_to_multiple_of)
+        widest = max(self.max_length, self.eval_max_length)  # what the network must accept
+        self.collator = PaddingCollator(pad_id(tokenizer), self.pad_to_multiple_of, widest)
         self._datasets.clear()
 
     def length_of(self, name: str) -> int:
@@ -287,8 +288,7 @@ class TextDataModule(L.LightningDataModule):
 
     def _trainer_is_running(self) -> bool:
         """Whether a Trainer stage (fit, validate, test) is asking for the loader."""
-        state = getattr(self.trainer, "state", None)
-        return getattr(state, "stage", None) is not None
+        return getattr(getattr(self.trainer, "state", None), "stage", None) is not None
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
