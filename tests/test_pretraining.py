@@ -154,6 +154,38 @@ def test_transformer_pretrains_with_masked_and_causal_objectives(tmp_path):
         assert 0 < metrics["val/loss"] < 20
 
 
+def test_an_electra_pretraining_fine_tunes_from_its_encoder_alone(tmp_path):
+    cache, pretrain_dir, tune_dir = tmp_path / "cache", tmp_path / "electra", tmp_path / "tune"
+    transformer = ("model=transformer", "model.d_model=16", "model.num_heads=2")
+    run_py("mode=pretrain", *TINY, *transformer, "pretrain.objective=electra",
+           f"hydra.run.dir={pretrain_dir}", cache=cache, check=True)  # fmt: skip
+    metrics = json.loads((pretrain_dir / "metrics.json").read_text())
+    assert 0 < metrics["val/loss"] < 20 and 0 < metrics["val/detect_acc"] <= 1
+    assert metrics["val/detect_loss"] > 0
+    checkpoint = pretrain_dir / "checkpoints" / "last.ckpt"
+    saved = load_checkpoint(checkpoint)
+    generator = [k for k in saved.state_dict if k.startswith("net.generator_lm.blocks.")]
+    assert generator and all(".blocks.0." in k for k in generator)  # pretrain.generator_layers=1
+    run_py(*TINY, *transformer, f"pretrained={checkpoint}", "module.freeze_encoder_epochs=1",
+           "trainer.max_epochs=1", f"hydra.run.dir={tune_dir}", cache=cache,
+           check=True)  # fmt: skip
+    tuned = load_checkpoint(tune_dir / "checkpoints" / "last.ckpt").state_dict
+    encoder = {
+        k.removeprefix(ENCODER_PREFIX): v
+        for k, v in saved.state_dict.items()
+        if k.startswith(ENCODER_PREFIX)
+    }
+    weights = {k.removeprefix("net."): v for k, v in tuned.items() if k.startswith("net.")}
+    # the discriminator is the classifier's encoder; the generator and detector stay behind
+    assert set(weights) - set(encoder) == {"head.1.weight", "head.1.bias"}
+    for key, value in encoder.items():
+        assert torch.equal(weights[key], value), key
+    # its masked-token head is the generator's, not the encoder's: refused as one line
+    proc = run_py(*TINY, *transformer, f"pretrained={checkpoint}", "module.mlm_weight=0.5",
+                  f"hydra.run.dir={tmp_path / 'refused'}", cache=cache)  # fmt: skip
+    assert_one_line_error(proc, "pretrain.objective=electra")
+
+
 def test_fine_tuning_with_the_masked_token_loss_starts_from_its_pretrained_head(tmp_path):
     cache, pretrain_dir, tune_dir = tmp_path / "cache", tmp_path / "mlm", tmp_path / "tune"
     transformer = ("model=transformer", "model.d_model=16", "model.num_heads=2")
@@ -302,6 +334,8 @@ def test_a_bad_pretraining_option_is_one_line_before_any_work(tmp_path):
         ("pretrain.block_size=1", "pretrain.block_size=1: expected an integer >= 2"),
         ("pretrain.objective=bert", "pretrain.objective='bert'"),
         ("pretrain.sampled_softmax=-1", "pretrain.sampled_softmax=-1"),
+        ("pretrain.generator_layers=0", "pretrain.generator_layers=0: expected an integer >= 1"),
+        ("pretrain.detection_weight=0", "pretrain.detection_weight=0: expected a number > 0"),
         ("pretrain.val_fraction=abc", "pretrain.val_fraction='abc'"),
     ],
 )

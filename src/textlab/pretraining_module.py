@@ -29,7 +29,8 @@ class LanguageModelPretraining(L.LightningModule):
 
     Logged per stage: `loss` (mean cross-entropy per predicted token), `ppl` = exp(loss) and
     `acc` (predicted tokens whose argmax is right; in training with a sampled softmax, right
-    among the samples). Validation masks the same positions every epoch (a generator seeded
+    among the samples), and whatever else the objective reports (electra: `detect_loss`,
+    `detect_acc`). Validation masks the same positions every epoch (a generator seeded
     per batch), so its loss moves only with the weights.
     """
 
@@ -63,7 +64,10 @@ class LanguageModelPretraining(L.LightningModule):
             # smoothed enough per batch of thousands of tokens to read as a curve
             # a tensor, not .item(): no device sync on every step
             self.log("train/ppl_step", out.loss.detach().clamp(max=50).exp(), on_step=True)
-        return out.loss
+        for name, value in (out.parts or {}).items():
+            # per-batch means of equal-sized blocks: Lightning's epoch mean is the token mean
+            self.log(f"{stage}/{name}", value, on_epoch=True, sync_dist=not on_step)
+        return out.loss if out.total is None else out.total
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         self.tokens_seen += batch["input_ids"].numel()

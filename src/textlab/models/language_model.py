@@ -19,7 +19,7 @@ from textlab.base.errors import ConfigValueError
 from textlab.models.rnn import RNNClassifier
 from textlab.models.transformer import TransformerClassifier
 
-OBJECTIVES = ("mlm", "causal", "next_token")
+OBJECTIVES = ("mlm", "causal", "electra", "next_token")
 IGNORE = -100  # target of a position that carries no loss (F.cross_entropy's ignore_index)
 
 
@@ -27,6 +27,8 @@ class LMOutput(NamedTuple):
     loss: Tensor  # mean over predicted positions
     correct: Tensor  # predicted positions whose argmax is the target (exact, or among samples)
     count: Tensor  # predicted positions
+    total: Tensor | None = None  # what training minimises, when more than `loss` (electra)
+    parts: dict[str, Tensor] | None = None  # further per-batch figures to log (electra)
 
 
 def mask_tokens(
@@ -226,21 +228,32 @@ def objective_for(
     mask_rate: float,
     unigram: Tensor | None,
     num_sampled: int,
+    generator_lm: nn.Module | None = None,
+    detection_weight: float = 50.0,
 ) -> nn.Module:
-    """The pretraining objective `objective` (mlm | causal | next_token | auto) for `encoder`."""
+    """The pretraining objective `objective` (mlm | causal | electra | next_token | auto) for
+    `encoder`; electra also needs `generator_lm`, a shallower network of the encoder's width."""
     if objective == "auto":
         objective = "mlm" if isinstance(encoder, TransformerClassifier) else "next_token"
     if hasattr(encoder, "head"):
         # the class head is fine-tuning's, started fresh; left in, DDP would find it unused
         encoder.head = nn.Identity()
-    if objective in ("mlm", "causal") and isinstance(encoder, TransformerClassifier):
+    if objective in ("mlm", "causal", "electra") and isinstance(encoder, TransformerClassifier):
+        if objective == "electra":
+            # imported here: replaced_token builds on this module's pieces
+            from textlab.models.replaced_token import ReplacedTokenDetection
+
+            assert mask_id is not None and isinstance(generator_lm, TransformerClassifier)
+            return ReplacedTokenDetection(
+                encoder, generator_lm, mask_id, special_ids, mask_rate, detection_weight
+            )
         if objective == "causal":
             return CausalLanguageModel(encoder)
         assert mask_id is not None
         return MaskedLanguageModel(encoder, mask_id, special_ids, mask_rate)
     if objective == "next_token" and isinstance(encoder, RNNClassifier):
         return RecurrentLanguageModel(encoder, unigram, num_sampled)
-    fits = "mlm or causal" if isinstance(encoder, TransformerClassifier) else "next_token"
+    fits = "mlm, causal or electra" if isinstance(encoder, TransformerClassifier) else "next_token"
     if not isinstance(encoder, (TransformerClassifier, RNNClassifier)):
         raise ConfigValueError(
             f"model._target_={type(encoder).__name__}: pretraining needs the transformer or an "

@@ -96,8 +96,10 @@ def pretrain(
 
 
 def pretrain_keys(
-    objective: Literal["auto", "mlm", "causal", "next_token"],
+    objective: Literal["auto", "mlm", "causal", "electra", "next_token"],
     mask_rate: float,
+    generator_layers: int,
+    detection_weight: float,
     block_size: int,
     val_fraction: float,
     sampled_softmax: int,
@@ -113,6 +115,18 @@ def check_pretrain_options(options: DictConfig) -> None:
     check_values(pretrain_keys, values, "pretrain")
     require(
         0 < options.mask_rate < 1, "pretrain.mask_rate", options.mask_rate, "a number in (0, 1)"
+    )
+    require(
+        options.generator_layers >= 1,
+        "pretrain.generator_layers",
+        options.generator_layers,
+        "an integer >= 1",
+    )
+    require(
+        options.detection_weight > 0,
+        "pretrain.detection_weight",
+        options.detection_weight,
+        "a number > 0",
     )
     require(options.block_size >= 2, "pretrain.block_size", options.block_size, "an integer >= 2")
     require(
@@ -139,6 +153,11 @@ def pretraining_module(
     encoder = build_net(cfg.model, vocab_size=vocab_size, num_classes=2, pad_id=pad)
     # how often each token occurs: what a sampled softmax draws its negatives from
     unigram = torch.from_numpy(np.bincount(train_stream, minlength=vocab_size))
+    generator_lm = None
+    if options.objective == "electra":  # ELECTRA's generator: the model, shallower
+        model = OmegaConf.to_container(cfg.model, resolve=True)
+        shallower = {**model, "num_layers": options.generator_layers}  # type: ignore[dict-item]
+        generator_lm = build_net(shallower, vocab_size=vocab_size, num_classes=2, pad_id=pad)
     objective = objective_for(
         encoder,
         options.objective,
@@ -147,6 +166,8 @@ def pretraining_module(
         options.mask_rate,
         unigram,
         options.sampled_softmax,
+        generator_lm,
+        options.detection_weight,
     )
     return LanguageModelPretraining(
         objective,
