@@ -24,6 +24,7 @@ from textlab.models.language_model import (
     MaskedLanguageModel,
     RecurrentLanguageModel,
 )
+from textlab.models.replaced_token import ReplacedTokenDetection
 from textlab.models.rnn import RNNClassifier
 from textlab.models.transformer import TransformerClassifier
 
@@ -52,6 +53,8 @@ def objectives(layers: list[int]) -> dict[str, tuple[torch.nn.Module, int]]:
         deep = "" if layers == [2] else f", {n} layers"
         runs[f"transformer mlm{deep}"] = (MaskedLanguageModel(transformer(n), MASK, SPECIALS), 256)
         runs[f"transformer causal{deep}"] = (CausalLanguageModel(transformer(n)), 256)
+        electra = ReplacedTokenDetection(transformer(n), transformer(1), MASK, SPECIALS)
+        runs[f"transformer electra{deep}"] = (electra, 256)
     runs["lstm next_token, sampled 256"] = (RecurrentLanguageModel(lstm(), unigram, 256), 128)
     runs["lstm next_token, full softmax"] = (RecurrentLanguageModel(lstm(), unigram, 0), 128)
     return runs
@@ -68,7 +71,8 @@ def step_time(model: torch.nn.Module, block: int, args: argparse.Namespace) -> f
         sync(device)
         started = time.perf_counter()
         with torch.autocast(device, dtype=dtype, enabled=args.dtype == "bf16"):
-            loss = model(ids).loss
+            out = model(ids)
+            loss = out.loss if out.total is None else out.total  # electra: both networks' loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

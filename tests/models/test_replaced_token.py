@@ -68,7 +68,8 @@ def test_the_generator_reads_masks_and_the_encoder_its_samples_at_the_same_posit
     changed = (corrupted != ids)[chosen].float().mean().item()
     # an untrained generator samples almost uniformly over 50 ids: about 1 in 50 is the original
     assert 0.9 < changed < 1.0
-    assert out.parts is not None and set(out.parts) == {"detect_loss", "detect_acc"}
+    assert out.parts is not None and set(out.parts) == {"detect_loss", "detect_acc", "replaced"}
+    assert out.parts["replaced"].item() == pytest.approx((corrupted != ids).float().mean().item())
 
 
 def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
@@ -83,7 +84,7 @@ def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
         model.detector[-1].bias.fill_(-20.0)
     out = model(ids, torch.Generator().manual_seed(0))
     assert out.count == chosen.sum() > 0
-    assert out.parts["detect_acc"].item() == 1.0
+    assert out.parts["detect_acc"].item() == 1.0 and out.parts["replaced"].item() == 0.0
     assert out.parts["detect_loss"].item() < 1e-6
 
 

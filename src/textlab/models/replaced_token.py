@@ -26,7 +26,7 @@ class ReplacedTokenDetection(nn.Module):
     The loss is the generator's masked-LM loss plus `weight` x the encoder's per-token binary
     cross-entropy (ELECTRA's λ = 50: the detection loss is much smaller per token). `loss`,
     `correct` and `count` describe the generator's masked tokens (so perplexity reads like the
-    MLM objective's); `parts` carries the detector's loss and accuracy.
+    MLM objective's); `parts` carries the detector's loss and accuracy, and the replaced share.
     """
 
     def __init__(
@@ -69,7 +69,12 @@ class ReplacedTokenDetection(nn.Module):
         accuracy = ((detected > 0).float() == replaced).float().mean()
         return masked_lm._replace(
             total=masked_lm.loss + self.weight * detection,
-            parts={"detect_loss": detection.detach(), "detect_acc": accuracy},
+            # `replaced`: the share an encoder answering "original" everywhere gets wrong
+            parts={
+                "detect_loss": detection.detach(),
+                "detect_acc": accuracy,
+                "replaced": replaced.mean(),
+            },
         )
 
 
