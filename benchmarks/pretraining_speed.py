@@ -71,8 +71,7 @@ def step_time(model: torch.nn.Module, block: int, args: argparse.Namespace) -> f
         sync(device)
         started = time.perf_counter()
         with torch.autocast(device, dtype=dtype, enabled=args.dtype == "bf16"):
-            out = model(ids)
-            loss = out.loss if out.total is None else out.total  # electra: both networks' loss
+            loss = model(ids).minimised  # electra: both networks' loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

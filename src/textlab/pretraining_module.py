@@ -25,13 +25,14 @@ OUTPUT_PREFIX = f"{NET}.output."  # the objective's prediction head (models/lang
 
 
 class LanguageModelPretraining(L.LightningModule):
-    """Minimises `net(input_ids)`'s loss over blocks of token ids (`{"input_ids": (B, T)}`).
+    """Minimises `net(input_ids)`'s loss (`LMOutput.minimised`) over blocks of token ids
+    (`{"input_ids": (B, T)}`).
 
     Logged per stage: `loss` (mean cross-entropy per predicted token), `ppl` = exp(loss) and
     `acc` (predicted tokens whose argmax is right; in training with a sampled softmax, right
     among the samples), and whatever else the objective reports (electra: `detect_loss`,
-    `detect_acc`). Validation masks the same positions every epoch (a generator seeded
-    per batch), so its loss moves only with the weights.
+    `detect_acc`, `replaced`). Validation masks the same positions every epoch (a generator
+    seeded per batch), so its loss moves only with the weights.
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class LanguageModelPretraining(L.LightningModule):
         for name, value in (out.parts or {}).items():
             # per-batch means of equal-sized blocks: Lightning's epoch mean is the token mean
             self.log(f"{stage}/{name}", value, on_epoch=True, sync_dist=not on_step)
-        return out.loss if out.total is None else out.total
+        return out.minimised
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         self.tokens_seen += batch["input_ids"].numel()

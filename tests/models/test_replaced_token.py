@@ -115,6 +115,7 @@ def test_the_detection_loss_never_reaches_the_generators_own_layers():
     torch.testing.assert_close(
         out.total, out.loss + 50.0 * out.parts["detect_loss"], rtol=1e-6, atol=1e-6
     )
+    assert out.minimised is out.total  # what the pretraining module steps on
 
 
 def test_objective_for_builds_electra_for_the_transformer_only():

@@ -30,6 +30,11 @@ class LMOutput(NamedTuple):
     total: Tensor | None = None  # what training minimises, when more than `loss` (electra)
     parts: dict[str, Tensor] | None = None  # further per-batch figures to log (electra)
 
+    @property
+    def minimised(self) -> Tensor:
+        """What training steps on: `total` where the objective has one, else `loss`."""
+        return self.loss if self.total is None else self.total
+
 
 def mask_tokens(
     input_ids: Tensor,
