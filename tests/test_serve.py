@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import torch
 from cli_runner import fault_env
 from config_compose import compose_overrides
 from serve_process import raw_exchange, start_server
@@ -97,6 +98,7 @@ def test_info_names_the_model_labels_length_and_commit(server, served_lstm_check
     assert info["max_length"] == 24
     assert info["checkpoint"]["path"] == str(served_lstm_checkpoint)
     assert "commit" in info and info["backend"] == "torch"
+    assert info["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # serve.device=auto
 
 
 def test_explain_weighs_every_kept_token_and_maps_it_to_the_text(server, predicted):

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+import torch
 from cli_runner import assert_one_line_error, run_py
 from config_compose import compose_overrides
 from serve_process import raw_exchange, start_server
@@ -55,7 +56,10 @@ def test_onnx_backend_answers_as_the_torch_backend_does(served_lstm_checkpoint, 
             status, body = server.post("/predict", {"texts": REVIEWS})
             assert status == 200
             answers[backend] = body["predictions"]
-            assert server.get("/info")[1]["backend"] == backend
+            info = server.get("/info")[1]
+            # auto: the GPU if there is one for torch; onnxruntime's CUDA provider only when asked
+            auto = "cuda" if backend == "torch" and torch.cuda.is_available() else "cpu"
+            assert (info["backend"], info["device"]) == (backend, auto)
             assert server.post("/explain", {"text": REVIEWS[0]})[0] == 200
         finally:
             assert server.stop() == 0

@@ -77,6 +77,10 @@ class TextPredictor:
         """(N, C) probabilities of token ids already cut by `encode_ids`, padded as one batch."""
         return probabilities(self.net, [self.pad(ids)], self.device)[0]
 
+    def runs_on(self) -> str:
+        """Where the forward passes run: "cpu", "cuda:0", ..."""
+        return str(torch.device(self.device))
+
     def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """One batch of `ids`, padded as training pads them (`input_ids`, `attention_mask`)."""
         return self.collator([{"input_ids": seq, "label": 0} for seq in ids])

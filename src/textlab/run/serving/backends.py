@@ -58,6 +58,10 @@ class OnnxPredictor(TextPredictor):
         (logits,) = self.session.run(None, feed)
         return torch.from_numpy(logits).float().softmax(dim=-1)
 
+    def runs_on(self) -> str:
+        # onnxruntime falls back to the CPU when its CUDA provider cannot load: say which it took
+        return "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
+
 
 def torch_device(name: str) -> torch.device:
     if name == "auto":

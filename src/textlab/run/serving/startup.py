@@ -55,7 +55,9 @@ def app_for(saved: SavedRun, record: dict[str, Any]) -> FastAPI:
     if settings.attention:  # onnx has no attention output: the PyTorch network gives it
         net = predictor.net if settings.backend == "torch" else saved.build_net()
         attention_net = net if isinstance(net, ShowsAttention) else None
-    served = Served(predictor, saved.label_names, record["info"], attention_net)
+    # the device is known only here, in the process that loaded the model
+    info = {**record["info"], "device": predictor.runs_on()}
+    served = Served(predictor, saved.label_names, info, attention_net)
     return build_app(served, settings)
 
 
