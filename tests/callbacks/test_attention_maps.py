@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 
-from textlab.callbacks.attention_maps import AttentionMapLogger
+from textlab.callbacks.attention_maps import AttentionMapLogger, head_grid_figure
 from textlab.models.transformer import TransformerClassifier
 
 
@@ -75,3 +75,21 @@ def test_does_nothing_during_sanity_check_or_for_models_without_attention(tmp_pa
     no_maps = SimpleNamespace(net=torch.nn.Linear(2, 2), device=torch.device("cpu"))
     callback.on_validation_end(fake_trainer(tmp_path), no_maps)
     assert writer.figures == {}
+
+
+def test_only_the_grids_outer_edges_name_the_tokens():
+    """8 heads in a 3 x 3 grid: key tokens under the lowest map of each column (heads 5, 6, 7;
+    nothing is under head 5), query tokens left of the first column (heads 0, 3, 6)."""
+    tokens = [f"tok{i}" for i in range(6)]
+    figure = head_grid_figure(torch.rand(8, 6, 6).softmax(-1), tokens)
+    named = {"x": set(), "y": set()}
+    for head, ax in enumerate(figure.axes):
+        assert ax.get_title() == f"head {head}"
+        assert ax.images[0].get_array().shape == (6, 6)
+        for axis, labels in (("x", ax.get_xticklabels()), ("y", ax.get_yticklabels())):
+            texts = [label.get_text() for label in labels]
+            if any(texts):
+                assert texts == tokens
+                named[axis].add(head)
+    assert named == {"x": {5, 6, 7}, "y": {0, 3, 6}}
+    figure.canvas.draw()  # the hand-set margins leave a drawable figure
