@@ -3,7 +3,7 @@
 #   bash benchmarks/gpu_pretraining.sh IMDB [OUT [OVERRIDES...]]
 # IMDB: an aclImdb folder, or a .tgz of one (a GPU machine cannot download; the train split
 # with unsup packs into 51 MB with tar and gzip -1, see that section). Pretrains
-# experiment=imdb_pretrain_transformer_gpu (PRETRAIN_EPOCHS, default 10, killed after
+# experiment=imdb_pretrain_transformer_gpu (PRETRAIN_EPOCHS, default 8, killed after
 # PRETRAIN_S seconds, default 300: last.ckpt is written every epoch), fine-tunes
 # experiment=imdb_transformer_gpu from its last checkpoint (FINETUNE_S, default 240), and
 # copies each run's metrics.json and run.log to OUT (default $OUT, else /tmp/gpu-out).
@@ -34,6 +34,6 @@ step() {  # NAME SECONDS OVERRIDES...: run.py bounded, its figures into $out
   grep -h epoch_log "$work/$name/run.log" 2>/dev/null | tee -a "$out/status.txt"
 }
 step pretrain "${PRETRAIN_S:-300}" experiment=imdb_pretrain_transformer_gpu \
-  trainer.max_epochs="${PRETRAIN_EPOCHS:-10}"
+  trainer.max_epochs="${PRETRAIN_EPOCHS:-8}"
 step finetune "${FINETUNE_S:-240}" experiment=imdb_transformer_gpu \
   pretrained="$work/pretrain/checkpoints/last.ckpt"
