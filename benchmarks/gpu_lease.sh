@@ -84,7 +84,7 @@ fi
 export DEADLINE=$(( T0 + BUDGET ))
 prof=; [ "${PROFILE:-1}" = 1 ] && prof=+trainer.profiler=simple
 recipe_dir=/tmp/gpu-recipe
-PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-8} PRETRAIN_S=${PRETRAIN_S:-250} FINETUNE_S=${FINETUNE_S:-240} \
+PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-8} PRETRAIN_S=${PRETRAIN_S:-250} FINETUNE_S=${FINETUNE_S:-400} \
   WORK=$recipe_dir bash benchmarks/gpu_pretraining.sh /tmp/imdb/aclImdb $LOG/recipe \
   data.pad_to_multiple_of=$pad $prof ${RECIPE_ARGS:-} > $LOG/recipe.out 2>&1 &
 recipe=$!
