@@ -78,7 +78,7 @@ class TextPredictor:
         return probabilities(self.net, [self.pad(ids)], self.device)[0]
 
     def runs_on(self) -> str:
-        """Where the forward passes run: "cpu", "cuda:0", ..."""
+        """Where the forward passes run: "cpu", "cuda", "cuda:1", ..."""
         return str(torch.device(self.device))
 
     def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
