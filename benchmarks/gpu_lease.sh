@@ -14,8 +14,10 @@
 #   SERVE    [1] beside the fine-tuning, once its best.ckpt exists: mode=serve serve.device=cuda
 #            answering /health, /info and /predict (wheels in .gpu/serve-wheels)
 #   AFTER    [1] once the recipe is done, while there is time before LIMIT seconds:
-#            transformer_mfu.py --compile at BERT-base, serve_load.py on the fine-tuned
-#            checkpoint, transformer_mfu.py --compile at BERT-small
+#            TEACH [1] the fine-tuned transformer's probabilities for train/unsup, without
+#            their text, in all.tgz as teacher-unsup.jsonl.gz (for CPU students:
+#            benchmarks/teacher_probabilities.py join), transformer_mfu.py --compile at
+#            BERT-base, serve_load.py on the fine-tuned checkpoint, --compile at BERT-small
 # Here, beforehand: the wheels the machine lacks in .gpu/wheels (hydra-core, omegaconf,
 # antlr4-python3-runtime; fastapi, uvicorn, pydantic and their needs in .gpu/serve-wheels) and
 # the packed train split in .gpu/aclImdb-train.tgz (benchmarks/README.md "A GPU recipe"); carry
@@ -119,6 +121,16 @@ wait $recipe
 echo "recipe done t=$(( $(date +%s) - T0 ))s" >> $LOG/status.txt
 # 5. after the recipe, while time is left: compiled MFU, then serving under load
 if [ "$AFTER" = 1 ]; then
+  if [ "${TEACH:-1}" = 1 ] && [ -f "$tuned" ] && (( $(left) > 60 )); then
+    # numbered as benchmarks/self_training.py numbers them here, so the join finds each text
+    step teach_input 40 python3 -c "import sys; sys.path.insert(0, 'benchmarks')
+from pathlib import Path; from self_training import unlabelled_jsonl
+unlabelled_jsonl(Path('/tmp/imdb/aclImdb'), Path('/tmp/unsup.jsonl'))"
+    step teach $(( $(left) - 10 )) python3 run.py mode=predict ckpt_path="$tuned" \
+      predict.input=/tmp/unsup.jsonl hydra.run.dir=$d/teach
+    [ -f $d/teach/predictions.jsonl ] && step teach_strip 30 python3 \
+      benchmarks/teacher_probabilities.py strip $d/teach/predictions.jsonl $LOG/teacher-unsup.jsonl.gz
+  fi
   (( $(left) > 60 )) && step mfu_base_compile 60 $mfu --compile $x
   (( $(left) > 50 )) && [ -f "$tuned" ] && step serve_load $(( $(left) - 5 )) python3 \
     benchmarks/serve_load.py --models transformer --backends torch --ckpt-transformer "$tuned" \
