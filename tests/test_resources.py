@@ -37,3 +37,23 @@ def test_the_size_check_counts_the_real_network_and_draws_no_random_numbers(tmp_
     net = build_net(cfg.model, vocab_size=8000, num_classes=2, pad_id=0)
     assert parameters == sum(p.numel() for p in net.parameters())
     assert available_memory() > 0
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.num_layers=100000"],
+        ["model=transformer", "model.num_layers=1180591620717411303423"],
+        ["model=ensemble", "model.members.lstm.net.num_layers=5000"],
+    ],
+)
+def test_a_layer_count_past_any_real_network_is_refused_before_a_layer_is_built(
+    tmp_path, overrides
+):
+    """Building is linear in layers even on the meta device: 100,000 LSTM layers ran for over
+    a minute before the memory check could answer (found by the deep config fuzzer)."""
+    cfg = compose_config(tmp_path, *overrides)
+    key, value = overrides[-1].split("=")
+    with pytest.raises(UserError) as err:
+        check_network_fits(cfg.model, vocab_size=8000, num_classes=2, pad_id=0)
+    one_line(err, f"{key}={value}: expected 1 to 1024")

@@ -7,6 +7,7 @@ from torch import nn
 from torch.func import functional_call
 
 from textlab.base.errors import require
+from textlab.models.limits import require_layers
 from textlab.models.pooling import RNN_POOLINGS, masked_pool, pooled_width
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -32,12 +33,9 @@ class RNNClassifier(nn.Module):
         super().__init__()
         require(cell in CELLS, "cell", cell, f"one of {', '.join(CELLS)}")
         require(pooling in RNN_POOLINGS, "pooling", pooling, f"one of {', '.join(RNN_POOLINGS)}")
-        for key, value in (
-            ("embedding_dim", embedding_dim),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
+        for key, value in (("embedding_dim", embedding_dim), ("hidden_size", hidden_size)):
             require(isinstance(value, int) and value > 0, key, value, "a positive integer")
+        require_layers(num_layers)
         require(0.0 <= dropout < 1.0, "dropout", dropout, "a number in [0, 1)")
         require(0.0 <= weight_drop < 1.0, "weight_drop", weight_drop, "a number in [0, 1)")
         self.pooling = pooling

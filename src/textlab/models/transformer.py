@@ -14,6 +14,7 @@ from textlab.models.attention import (
     MultiHeadAttention,
     head_size,
 )
+from textlab.models.limits import require_layers
 from textlab.models.pooling import ENCODER_POOLINGS, masked_pool, pooled_width
 from textlab.models.positional import (
     POSITIONAL_KINDS,
@@ -125,7 +126,7 @@ class TransformerClassifier(nn.Module):
         require(0 <= pad_id < vocab_size, "pad_id", pad_id, f"in [0, vocab_size={vocab_size})")
         require(d_model >= 1, "d_model", d_model, "a positive integer")
         head_dim = head_size(d_model, num_heads, even=positional == "rotary")
-        require(num_layers >= 1, "num_layers", num_layers, "at least 1")
+        require_layers(num_layers)
         require(ffn_dim >= 1, "ffn_dim", ffn_dim, "a positive integer")
         require(0 <= dropout < 1, "dropout", dropout, "a probability in [0, 1)")
         require(
