@@ -11,7 +11,7 @@ from textlab.base.errors import require
 MAX_LAYERS = 1024
 
 
-def require_layers(num_layers: Any, key: str = "num_layers") -> None:
+def require_layers(num_layers: Any) -> None:
     """`num_layers` a whole number from 1 to MAX_LAYERS, checked before any layer is built."""
     fits = isinstance(num_layers, int) and not isinstance(num_layers, bool)
-    require(fits and 1 <= num_layers <= MAX_LAYERS, key, num_layers, f"1 to {MAX_LAYERS}")
+    require(fits and 1 <= num_layers <= MAX_LAYERS, "num_layers", num_layers, f"1 to {MAX_LAYERS}")
